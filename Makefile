@@ -1,0 +1,33 @@
+# The two commands a new user runs: `make demo` (set up everything, run the station on fake
+# hardware) and `make test` (the whole suite: lint, type check, tests).
+VENV ?= .venv
+BIN = $(VENV)/bin
+export GATE_STATION_DRIVERS = fake
+
+.PHONY: setup demo test lint typecheck unit bench clean
+
+$(VENV)/.installed: pyproject.toml scripts/setup.sh
+	sh scripts/setup.sh
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/gate-station selftest --config config.yaml
+
+lint: setup
+	$(BIN)/ruff check station drivers sync tests bench
+
+typecheck: setup
+	$(BIN)/mypy station drivers sync
+
+unit: setup
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+bench: setup
+	$(BIN)/python bench/decode.py
+	$(BIN)/python bench/codes.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,139 @@
+"""Camera QR scanner: OpenCV `VideoCapture` → grayscale → decoder chain.
+
+Wiring: a USB UVC webcam (`/dev/video0`, source `0`) or the Pi camera through libcamera's
+V4L2 compatibility layer; `source` may also be a file path or a stream URL. Mount it so a
+phone held 20–40 cm away fills a third of the frame; 640×480 is plenty for a health code.
+
+Behaviour:
+- One `scan(timeout_s)` grabs frames until a code is read or the timeout passes.
+- A code held in view is reported once per hold-off window (`holdoff_s`, default 3 s): the
+  same text is reported again only after it has been out of the report window that long.
+- If the camera cannot be opened or a frame read fails (unplugged, driver crash), `scan`
+  raises ScannerError and the scanner reopens it on later calls, waiting between attempts
+  with a capped exponential backoff (0.5 s → 10 s), sleeping rather than spinning a core.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from drivers.decoders import DEFAULT_CHAIN, DecoderChain, Frame
+from station.errors import ScannerError
+
+REOPEN_BACKOFF_S = (0.5, 10.0)
+
+
+class CaptureLike(Protocol):
+    """The part of `cv2.VideoCapture` the scanner uses."""
+
+    def isOpened(self) -> bool: ...
+
+    def read(self) -> tuple[bool, Any]: ...
+
+    def release(self) -> None: ...
+
+
+def open_cv_capture(source: int | str, width: int = 640, height: int = 480) -> CaptureLike:
+    """Open a real camera with OpenCV (V4L2 on Linux)."""
+    import cv2
+
+    capture = cv2.VideoCapture(source)
+    if capture.isOpened():
+        capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not a stale queue
+    return capture  # type: ignore[no-any-return]
+
+
+class HoldOff:
+    """Reports a text once per `seconds` while it keeps being seen."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._reported: dict[str, float] = {}
+
+    def is_new(self, text: str, now: float) -> bool:
+        self._reported = {t: at for t, at in self._reported.items() if now - at < self.seconds}
+        if text in self._reported:
+            return False
+        self._reported[text] = now
+        return True
+
+
+class CameraScanner:
+    """A QR scanner over a camera. `open_capture` makes a new capture (real or fake)."""
+
+    def __init__(
+        self,
+        open_capture: Callable[[], CaptureLike],
+        *,
+        decoders: Sequence[str] = DEFAULT_CHAIN,
+        holdoff_s: float = 3.0,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._open_capture = open_capture
+        self._chain = DecoderChain(decoders)
+        self._holdoff = HoldOff(holdoff_s)
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._capture: CaptureLike | None = None
+        self._failures = 0
+        self._next_attempt = 0.0
+        self.fault: str | None = None
+        self.frames = 0
+
+    def _ensure_open(self) -> CaptureLike:
+        if self._capture is not None:
+            return self._capture
+        now = self._monotonic()
+        if now < self._next_attempt:
+            self._sleep(self._next_attempt - now)
+        capture = self._open_capture()
+        if not capture.isOpened():
+            capture.release()
+            self._failed("camera could not be opened")
+        self._capture = capture
+        return capture
+
+    def _failed(self, why: str) -> None:
+        self._failures += 1
+        low, high = REOPEN_BACKOFF_S
+        self._next_attempt = self._monotonic() + min(high, low * 2 ** (self._failures - 1))
+        self.fault = why
+        raise ScannerError(why)
+
+    def read_frame(self) -> Frame:
+        """One grayscale frame; ScannerError (and a later reopen) when the camera fails."""
+        capture = self._ensure_open()
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            capture.release()
+            self._capture = None
+            self._failed("camera stopped delivering frames")
+        self._failures, self.fault = 0, None
+        self.frames += 1
+        array = np.asarray(frame, dtype=np.uint8)
+        if array.ndim == 3:
+            import cv2
+
+            array = np.asarray(cv2.cvtColor(array, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+        return array
+
+    def scan(self, timeout_s: float) -> str | None:
+        deadline = self._monotonic() + timeout_s
+        while True:
+            for text in self._chain.decode(self.read_frame()):
+                if self._holdoff.is_new(text, self._monotonic()):
+                    return text
+            if self._monotonic() >= deadline:
+                return None
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None

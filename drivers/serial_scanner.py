@@ -1,0 +1,141 @@
+"""Serial QR scanner module (GM65/GM805-style) over pyserial.
+
+Wiring: module TX → Pi RXD (GPIO15, pin 10), module RX → Pi TXD (GPIO14, pin 8), 5 V, GND;
+port `/dev/serial0` (disable the serial console with raspi-config), or a USB-serial adapter
+(`/dev/ttyUSB0`). Default 9600 baud 8N1. The module must be set to append CR or CR LF to each
+code (its factory default on most GM65 units).
+
+Behaviour:
+- Bytes are buffered until CR or LF; each non-empty line is one code. Partial lines wait
+  for the rest; a line longer than 4,096 bytes without a terminator is dropped (noise).
+- Garbage bytes are tolerated: NUL and other control characters are stripped, and a line
+  that is not valid UTF-8 is decoded as GB18030 (what Chinese scanner firmware may send),
+  else dropped with the count kept in `dropped_lines`.
+- The same code within the hold-off window is reported once.
+- If the port vanishes (USB unplugged: SerialException/OSError), `scan` raises ScannerError
+  and later calls reopen it with a capped exponential backoff (0.5 s → 10 s).
+
+`url` is anything `serial.serial_for_url` takes: a device path, or `loop://` in tests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from drivers.camera import REOPEN_BACKOFF_S, HoldOff
+from station.errors import ScannerError
+
+MAX_LINE = 4096
+_CONTROL = bytes(range(0x20)).replace(b"\t", b"") + b"\x7f"
+
+
+def open_serial_port(url: str, baudrate: int = 9600) -> Any:
+    import serial
+
+    return serial.serial_for_url(url, baudrate=baudrate, bytesize=8, parity="N", stopbits=1,
+                                 timeout=0.05)
+
+
+def clean_line(raw: bytes) -> str | None:
+    """A scanned line's text with control bytes removed, or None if it is not text."""
+    data = raw.translate(None, _CONTROL).strip()
+    if not data:
+        return None
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+class SerialScanner:
+    """Codes from a serial scanner module. `open_port` returns a pyserial-like port."""
+
+    def __init__(
+        self,
+        open_port: Callable[[], Any],
+        *,
+        holdoff_s: float = 3.0,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._open_port = open_port
+        self._holdoff = HoldOff(holdoff_s)
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._port: Any = None
+        self._buffer = bytearray()
+        self._lines: list[bytes] = []
+        self._failures = 0
+        self._next_attempt = 0.0
+        self.fault: str | None = None
+        self.dropped_lines = 0
+
+    def _ensure_open(self) -> Any:
+        if self._port is not None:
+            return self._port
+        now = self._monotonic()
+        if now < self._next_attempt:
+            self._sleep(self._next_attempt - now)
+        try:
+            self._port = self._open_port()
+        except (OSError, ValueError) as error:  # SerialException derives from OSError
+            self._failed(f"serial scanner could not be opened: {error}")
+        return self._port
+
+    def _failed(self, why: str) -> None:
+        self._failures += 1
+        low, high = REOPEN_BACKOFF_S
+        self._next_attempt = self._monotonic() + min(high, low * 2 ** (self._failures - 1))
+        self.fault = why
+        raise ScannerError(why)
+
+    def _read_available(self) -> None:
+        port = self._ensure_open()
+        try:
+            chunk = port.read(max(1, port.in_waiting))
+        except (OSError, TypeError) as error:  # pyserial raises TypeError on a vanished fd
+            self._drop_port()
+            self._failed(f"serial scanner vanished: {error}")
+        self._failures, self.fault = 0, None
+        self._buffer.extend(chunk)
+        while True:
+            cut = min((i for i in (self._buffer.find(b"\r"), self._buffer.find(b"\n")) if i >= 0),
+                      default=-1)
+            if cut < 0:
+                break
+            self._lines.append(bytes(self._buffer[:cut]))
+            del self._buffer[: cut + 1]
+        if len(self._buffer) > MAX_LINE:
+            self._buffer.clear()
+            self.dropped_lines += 1
+
+    def _drop_port(self) -> None:
+        try:
+            self._port.close()
+        except Exception:  # closing a dead port may fail any way; it is gone either way
+            pass
+        self._port = None
+
+    def scan(self, timeout_s: float) -> str | None:
+        deadline = self._monotonic() + timeout_s
+        while True:
+            while self._lines:
+                raw = self._lines.pop(0)
+                text = clean_line(raw)
+                if text is None:
+                    if raw.strip(b"\r\n\x00 "):
+                        self.dropped_lines += 1
+                    continue
+                if self._holdoff.is_new(text, self._monotonic()):
+                    return text
+            if self._monotonic() >= deadline:
+                return None
+            self._read_available()
+
+    def close(self) -> None:
+        if self._port is not None:
+            self._drop_port()

@@ -1,0 +1,30 @@
+#!/bin/sh
+# One-time set-up on Debian 12 / Raspberry Pi OS (bookworm) with python3, make and git:
+# system libraries (libzbar0 for the zbar decoder, python3-venv), a virtual environment in
+# .venv, and the package with its dev tools. Safe to run again.
+set -eu
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+
+missing=""
+if ! ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0'; then missing="$missing libzbar0"; fi
+if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then missing="$missing python3-venv"; fi
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing$missing with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+  else
+    echo "setup: missing system packages:$missing — run: sudo apt-get install -y$missing" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV"
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -e '.[dev]'
+touch "$VENV/.installed"
+echo "setup: done ($VENV)"

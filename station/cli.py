@@ -1,0 +1,208 @@
+"""`gate-station`: the station's command line, a thin layer over the library.
+
+Every command takes `--config PATH` (default ./config.yaml, then
+/etc/gate-station/config.yaml). Errors the station expects (bad config, unreadable file,
+unavailable device) are printed as one line and exit non-zero, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from station import config as config_module
+from station.config import Config
+from station.errors import ConfigError, StationError
+from station.messages import Locale, reason_message, word
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class StationGroup(click.Group):
+    """A click group that turns StationError into a one-line message and exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as error:
+            for problem in error.problems:
+                click.echo(problem, err=True)
+            ctx.exit(2)
+        except StationError as error:
+            click.echo(f"gate-station: {error}", err=True)
+            ctx.exit(1)
+
+
+def config_option(function: F) -> F:
+    return click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+        help="config file (default ./config.yaml, then /etc/gate-station/config.yaml)",
+    )(function)
+
+
+def load_config(path: str | None) -> Config:
+    if path is not None and not Path(path).is_file():
+        raise ConfigError([f"{path}: no such config file"])
+    return config_module.load(path)
+
+
+@click.group(cls=StationGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gate-station")
+def main() -> None:
+    """Factory-gate health check station: health code + temperature → gate."""
+
+
+@main.command("check-config")
+@config_option
+def check_config(config_path: str | None) -> None:
+    """Validate config.yaml; print every problem as FILE:KEY: what is wrong (exit 2)."""
+    found = config_module.find_config(config_path)
+    load_config(config_path)
+    click.echo(f"{found or '(defaults)'}: ok")
+
+
+@main.command()
+@config_option
+@click.option("--relay", is_flag=True, help="also click the gate relay")
+def selftest(config_path: str | None, relay: bool) -> None:
+    """Exercise every configured device once and print a table of results."""
+    from station.selftest import run_selftest
+
+    checks = run_selftest(load_config(config_path), relay=relay)
+    width = max(len(c.device) for c in checks)
+    for check in checks:
+        mark = "ok  " if check.ok else "FAIL"
+        click.echo(f"{mark}  {check.device:<{width}}  {check.check:<10}  {check.detail}")
+    failed = sum(not c.ok for c in checks)
+    click.echo(f"{len(checks) - failed} passed, {failed} failed")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@config_option
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per file")
+def decode(config_path: str | None, files: tuple[str, ...], as_json: bool) -> None:
+    """Decode QR codes in image files with the station's decoder chain."""
+    from drivers.decoders import DecoderChain, read_image
+
+    chain = DecoderChain(load_config(config_path).scanner.decoders)
+    unreadable = 0
+    for name in files:
+        start = time.perf_counter()
+        try:
+            texts = chain.decode(read_image(name))
+        except StationError as error:
+            unreadable += 1
+            if as_json:
+                click.echo(json.dumps({"file": name, "error": str(error)}, ensure_ascii=False))
+            else:
+                click.echo(f"{name}: error: {error}", err=True)
+            continue
+        elapsed_ms = round((time.perf_counter() - start) * 1000, 2)
+        if as_json:
+            click.echo(json.dumps({"file": name, "texts": texts, "ms": elapsed_ms},
+                                  ensure_ascii=False))
+        elif texts:
+            for text in texts:
+                click.echo(f"{name}: {text}")
+        else:
+            click.echo(f"{name}: (no code found)")
+    if unreadable:
+        sys.exit(2)
+
+
+def format_claims(claims: Any, locale: Locale) -> list[tuple[str, str]]:
+    from station.codes import CST
+
+    def when(seconds: int) -> str:
+        return dt.datetime.fromtimestamp(seconds, CST).isoformat(sep=" ")
+
+    zh = locale == "zh_CN"
+    rows = [
+        ("签发机构" if zh else "issuer", claims.iss),
+        ("人员编号" if zh else "subject", claims.sub),
+        ("姓名" if zh else "name", claims.name or "—"),
+        ("健康码" if zh else "color", word(claims.color.word, locale)),
+        ("签发时间" if zh else "issued", when(claims.iat)),
+        ("有效期至" if zh else "expires", when(claims.exp)),
+        ("最近核酸阴性" if zh else "latest negative NAT",
+         claims.nat.isoformat() if claims.nat else "—"),
+        ("返回" if zh else "returned",
+         f"{claims.ret.date.isoformat()} ({word(claims.ret.origin.word, locale)})"
+         if claims.ret else "—"),
+        ("单位" if zh else "employer", claims.org or "—"),
+    ]
+    return rows
+
+
+@main.command("verify-code")
+@config_option
+@click.argument("text", required=False)
+@click.option("--file", "image", type=click.Path(), help="read the code from an image")
+@click.option("--trust", "trust_path", type=click.Path(dir_okay=False),
+              help="trust list JSON (default: the station's, trust.path in config)")
+@click.option("--at", "at", help="verify as of this ISO 8601 time (default: now)")
+def verify_code(config_path: str | None, text: str | None, image: str | None,
+                trust_path: str | None, at: str | None) -> None:
+    """Verify a health code (text, or --file IMAGE) and print its claims or why it fails."""
+    from drivers.decoders import DecoderChain, read_image
+    from station.codes import CodeError, verify
+    from station.timeparse import parse_instant
+    from station.trust import TrustList, load_trust_file
+
+    config = load_config(config_path)
+    locale = config.station.locale
+    if (text is None) == (image is None):
+        raise click.UsageError("give the code TEXT or --file IMAGE (one of them)")
+    if image is not None:
+        texts = DecoderChain(config.scanner.decoders).decode(read_image(image))
+        if not texts:
+            raise StationError(f"{image}: no QR code found")
+        text = texts[0]
+    path = Path(trust_path or config.trust.path)
+    if trust_path is None and not path.exists():
+        click.echo(f"gate-station: note: {path} does not exist; trusting no key", err=True)
+        trust = TrustList()
+    else:
+        trust = load_trust_file(path)
+    try:
+        now = parse_instant(at) if at else dt.datetime.now(dt.UTC)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--at") from None
+    try:
+        claims = verify(text, trust, now, skew=config.policy.skew_s)
+    except CodeError as error:
+        label = "无效" if locale == "zh_CN" else "invalid"
+        click.echo(f"{label}: {error.reason} — {reason_message(error.reason, locale)}")
+        if error.detail:
+            click.echo(f"  ({error.detail})")
+        sys.exit(1)
+    click.echo(word("valid", locale))
+    rows = format_claims(claims, locale)
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        click.echo(f"  {label:<{width}}  {value}")
+
+
+@main.command("relay-off")
+@config_option
+def relay_off(config_path: str | None) -> None:
+    """Force the gate relay off (systemd's ExecStopPost runs this after any exit)."""
+    from station import hardware
+
+    outputs = hardware.build_outputs(load_config(config_path), hardware.Fakes())
+    outputs.close()
+    click.echo("relay off")
+
+
+if __name__ == "__main__":
+    main()

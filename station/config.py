@@ -1,0 +1,271 @@
+"""config.yaml → typed, frozen settings, validated once at start.
+
+Unknown keys and wrong types are errors. Every problem is reported as
+`FILE:KEY: what is wrong` (ConfigError.problems), never a traceback.
+
+Lookup order for the file: `--config PATH`, else `./config.yaml`, else
+`/etc/gate-station/config.yaml`. The environment variable GATE_STATION_DRIVERS=fake (or
+`drivers: fake` in the file) selects every fake driver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from station.errors import ConfigError
+
+DEFAULT_PATHS = (Path("config.yaml"), Path("/etc/gate-station/config.yaml"))
+DRIVERS_ENV = "GATE_STATION_DRIVERS"
+STATION_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+Pin = Annotated[int, Field(ge=0, le=27)]
+Seconds = Annotated[float, Field(gt=0, le=3600)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class StationSettings(Section):
+    id: str = "gate-01"
+    enterprise: str = ""
+    locale: Literal["zh_CN", "en"] = "zh_CN"
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not STATION_ID.match(value):
+            raise ValueError("must be 1–64 characters of A-Z a-z 0-9 . _ -")
+        return value
+
+
+class CompensationSettings(Section):
+    offset_c: float = 0.0
+    ambient_coefficient: Annotated[float, Field(ge=-1, le=1)] = 0.0
+    ambient_ref_c: float = 25.0
+
+
+class ThermometerSettings(Section):
+    driver: Literal["mlx90614", "fake"] | None = None
+    bus: Annotated[int, Field(ge=0)] = 1
+    address: Annotated[int, Field(ge=0x03, le=0x77)] = 0x5A
+    emissivity: Annotated[float, Field(ge=0.1, le=1.0)] = 0.98
+    samples: Annotated[int, Field(ge=1, le=50)] = 5
+    sample_interval_s: Annotated[float, Field(ge=0, le=1)] = 0.02
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    compensation: CompensationSettings = CompensationSettings()
+
+
+class CameraSettings(Section):
+    source: int | str = 0
+    width: Annotated[int, Field(ge=160, le=4096)] = 640
+    height: Annotated[int, Field(ge=120, le=4096)] = 480
+
+
+class SerialSettings(Section):
+    port: str = "/dev/serial0"
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+
+
+class ScannerSettings(Section):
+    type: Literal["camera", "serial"] = "camera"
+    driver: Literal["real", "fake"] | None = None
+    holdoff_s: Seconds = 3.0
+    decoders: tuple[Literal["zxing", "zbar", "zxing-smooth"], ...] = ("zxing", "zbar", "zxing-smooth")
+    camera: CameraSettings = CameraSettings()
+    serial: SerialSettings = SerialSettings()
+
+    @field_validator("decoders", mode="before")
+    @classmethod
+    def _decoders(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("needs at least one decoder")
+            return tuple(value)
+        return value
+
+
+class RelaySettings(Section):
+    pin: Pin = 17
+    active_high: bool = False
+
+
+class OutputSettings(Section):
+    driver: Literal["real", "fake"] | None = None
+    pin_factory: Literal["lgpio", "rpigpio", "pigpio", "native"] | None = None
+    relay: RelaySettings = RelaySettings()
+    green_led: Pin = 27
+    red_led: Pin = 22
+    buzzer: Pin = 23
+    exit_button: Pin | None = 24
+    door_contact: Pin | None = None
+    open_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
+
+    @model_validator(mode="after")
+    def _distinct_pins(self) -> OutputSettings:
+        pins = {
+            "relay.pin": self.relay.pin, "green_led": self.green_led, "red_led": self.red_led,
+            "buzzer": self.buzzer, "exit_button": self.exit_button,
+            "door_contact": self.door_contact,
+        }
+        seen: dict[int, str] = {}
+        for name, pin in pins.items():
+            if pin is None:
+                continue
+            if pin in seen:
+                raise ValueError(f"GPIO{pin} is used by both {seen[pin]} and {name}")
+            seen[pin] = name
+        return self
+
+
+Origin = Literal["outside-municipality", "risk-district", "key-population"]
+ORIGIN_CODES: dict[str, int] = {"outside-municipality": 1, "risk-district": 2, "key-population": 3}
+
+
+class ReturningPolicy(Section):
+    window: tuple[dt.date, dt.date] = (dt.date(2021, 1, 28), dt.date(2021, 3, 8))
+    origins: tuple[Origin, ...] = ("outside-municipality", "risk-district", "key-population")
+    nat_max_age_days: Annotated[int, Field(ge=0, le=60)] = 7
+    followup_days: tuple[int, ...] = (7, 14)
+    followup_grace_days: Annotated[int, Field(ge=0, le=14)] = 1
+    monitoring_days: Annotated[int, Field(ge=0, le=60)] = 14
+    rules_apply_days: Annotated[int, Field(ge=0, le=120)] = 21
+    during_monitoring: Literal["admit", "deny"] = "admit"
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window(cls, value: Any) -> Any:
+        if isinstance(value, list) and len(value) == 2:
+            return tuple(dt.date.fromisoformat(v) if isinstance(v, str) else v for v in value)
+        return value
+
+    @field_validator("origins", "followup_days", mode="before")
+    @classmethod
+    def _tuple(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _window_order(self) -> ReturningPolicy:
+        if self.window[0] > self.window[1]:
+            raise ValueError("window: first day is after the last day")
+        return self
+
+
+class PolicySettings(Section):
+    fever_threshold_c: Annotated[float, Field(ge=35.0, le=40.0)] = 37.3
+    recheck: Annotated[int, Field(ge=0, le=5)] = 1
+    plausible_c: tuple[float, float] = (34.0, 42.5)
+    timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+    color: tuple[Literal["green", "yellow", "red"], ...] = ("green",)
+    skew_s: Annotated[int, Field(ge=0, le=3600)] = 300
+    returning: ReturningPolicy = ReturningPolicy()
+
+    @field_validator("plausible_c", "color", mode="before")
+    @classmethod
+    def _tuple(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _plausible_order(self) -> PolicySettings:
+        low, high = self.plausible_c
+        if low >= high:
+            raise ValueError("plausible_c: low must be below high")
+        return self
+
+
+class LedgerSettings(Section):
+    path: str = "/var/lib/gate-station/ledger.db"
+    retention_days: Annotated[int, Field(ge=1)] = 30
+
+
+class TownSettings(Section):
+    url: str | None = None
+    token_file: str | None = None
+
+
+class TrustSettings(Section):
+    path: str = "/var/lib/gate-station/trust.json"
+
+
+class Config(Section):
+    station: StationSettings = StationSettings()
+    drivers: Literal["real", "fake"] = "real"
+    thermometer: ThermometerSettings = ThermometerSettings()
+    scanner: ScannerSettings = ScannerSettings()
+    outputs: OutputSettings = OutputSettings()
+    policy: PolicySettings = PolicySettings()
+    ledger: LedgerSettings = LedgerSettings()
+    trust: TrustSettings = TrustSettings()
+    town: TownSettings = TownSettings()
+
+    def uses_fake(self, device: Literal["thermometer", "scanner", "outputs"]) -> bool:
+        """Whether `device` runs on its fake: per-device setting, else env, else `drivers`."""
+        own = getattr(self, device).driver
+        if own is not None:
+            return bool(own == "fake")
+        return os.environ.get(DRIVERS_ENV, self.drivers) == "fake"
+
+
+def _problem_key(location: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in location if not str(p).startswith("function-")]
+    return ".".join(parts) or "(top level)"
+
+
+def validate(data: Any, source: str) -> Config:
+    """A Config from parsed YAML, or ConfigError listing every problem as `source:KEY: why`."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source}: the top level must be a mapping of sections"])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_url=False):
+            key = _problem_key(tuple(item["loc"]))
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                message = "unknown key"
+            problems.append(f"{source}:{key}: {message}")
+        raise ConfigError(problems) from None
+
+
+def find_config(path: str | os.PathLike[str] | None) -> Path | None:
+    """The config file to use, or None when none of the default places has one."""
+    if path is not None:
+        return Path(path)
+    for candidate in DEFAULT_PATHS:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load and validate the config file (see module doc for the lookup order).
+
+    With no file anywhere, the defaults apply (on fakes if GATE_STATION_DRIVERS=fake).
+    """
+    found = find_config(path)
+    if found is None:
+        return validate({}, "(defaults)")
+    try:
+        text = found.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError([f"{found}: cannot read: {error.strerror or error}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{found}: not UTF-8 text"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError([f"{found}{where}: not valid YAML: {problem}"]) from None
+    return validate(data, str(found))

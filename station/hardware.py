@@ -1,0 +1,132 @@
+"""Build the configured drivers, real or fake, from a Config.
+
+This is the one place that decides which device class stands behind each role; the gate
+loop, selftest and simulate take what it builds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from drivers.camera import CameraScanner, open_cv_capture
+from drivers.fake_camera import FakeCamera
+from drivers.fake_smbus import FakeSMBus
+from drivers.mlx90614 import MLX90614, Compensation, MeasureSettings
+from drivers.outputs import GateOutputs, OutputPins
+from drivers.protocols import Scanner
+from drivers.serial_scanner import SerialScanner, open_serial_port
+from station.config import Config
+from station.errors import OutputError
+
+
+@dataclass
+class Fakes:
+    """Handles on the fake devices, so a caller (selftest, simulate, tests) can drive them."""
+
+    smbus: FakeSMBus | None = None
+    camera: FakeCamera | None = None
+    serial_port: Any = None
+    pin_factory: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def measure_settings(config: Config) -> MeasureSettings:
+    therm = config.thermometer
+    comp = therm.compensation
+    return MeasureSettings(
+        samples=therm.samples,
+        sample_interval_s=therm.sample_interval_s,
+        plausible_c=config.policy.plausible_c,
+        compensation=Compensation(comp.offset_c, comp.ambient_coefficient, comp.ambient_ref_c),
+    )
+
+
+def build_thermometer(
+    config: Config,
+    fakes: Fakes,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> MLX90614:
+    therm = config.thermometer
+    bus: int | FakeSMBus = therm.bus
+    if config.uses_fake("thermometer"):
+        fakes.smbus = FakeSMBus(therm.address)
+        bus = fakes.smbus
+    return MLX90614(bus, therm.address, retries=therm.retries,
+                    settings=measure_settings(config), sleep=sleep, monotonic=monotonic)
+
+
+def build_scanner(
+    config: Config,
+    fakes: Fakes,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Scanner:
+    scanner = config.scanner
+    fake = config.uses_fake("scanner")
+    if scanner.type == "serial":
+        if fake:
+            fakes.serial_port = open_serial_port("loop://", scanner.serial.baudrate)
+            port = fakes.serial_port
+            return SerialScanner(lambda: port, holdoff_s=scanner.holdoff_s, sleep=sleep,
+                                 monotonic=monotonic)
+        settings = scanner.serial
+        return SerialScanner(lambda: open_serial_port(settings.port, settings.baudrate),
+                             holdoff_s=scanner.holdoff_s, sleep=sleep, monotonic=monotonic)
+    if fake:
+        fakes.camera = FakeCamera(frame_size=(scanner.camera.height, scanner.camera.width),
+                                  sleep=sleep)
+        return CameraScanner(fakes.camera.open, decoders=scanner.decoders,
+                             holdoff_s=scanner.holdoff_s, sleep=sleep, monotonic=monotonic)
+    camera = scanner.camera
+    return CameraScanner(lambda: open_cv_capture(camera.source, camera.width, camera.height),
+                         decoders=scanner.decoders, holdoff_s=scanner.holdoff_s, sleep=sleep,
+                         monotonic=monotonic)
+
+
+def output_pins(config: Config) -> OutputPins:
+    out = config.outputs
+    return OutputPins(
+        relay=out.relay.pin, relay_active_high=out.relay.active_high, green_led=out.green_led,
+        red_led=out.red_led, buzzer=out.buzzer, exit_button=out.exit_button,
+        door_contact=out.door_contact, open_seconds=out.open_seconds,
+    )
+
+
+def pin_factory(config: Config, fakes: Fakes) -> Any:
+    """gpiozero's MockFactory for fakes, the named real factory, or None (gpiozero's default)."""
+    if config.uses_fake("outputs"):
+        from gpiozero.pins.mock import MockFactory
+
+        fakes.pin_factory = MockFactory()
+        return fakes.pin_factory
+    name = config.outputs.pin_factory
+    if name is None:
+        return None
+    try:
+        if name == "lgpio":
+            from gpiozero.pins.lgpio import LGPIOFactory
+
+            return LGPIOFactory()
+        if name == "rpigpio":
+            from gpiozero.pins.rpigpio import RPiGPIOFactory
+
+            return RPiGPIOFactory()
+        if name == "pigpio":
+            from gpiozero.pins.pigpio import PiGPIOFactory
+
+            return PiGPIOFactory()
+        from gpiozero.pins.native import NativeFactory
+
+        return NativeFactory()
+    except (ImportError, OSError, RuntimeError) as error:
+        raise OutputError(f"GPIO pin factory {name!r} is not available here: {error}") from error
+
+
+def build_outputs(config: Config, fakes: Fakes) -> GateOutputs:
+    return GateOutputs(output_pins(config), pin_factory=pin_factory(config, fakes))

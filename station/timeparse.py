@@ -1,0 +1,37 @@
+"""Parsing of the times, dates and durations people type on the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from station.codes import CST
+
+_DURATION = re.compile(r"^\s*([+-]?)(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '15m', '24h', '2d', optionally signed → seconds. ValueError otherwise."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 24h or 2d")
+    sign = -1 if match.group(1) == "-" else 1
+    return sign * float(match.group(2)) * _UNITS[match.group(3)]
+
+
+def parse_instant(text: str) -> dt.datetime:
+    """ISO 8601 time → aware datetime; a time without offset is China Standard Time."""
+    try:
+        parsed = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 time like 2021-02-01T07:30:00+08:00"
+                         ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=CST)
+
+
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date like 2021-01-29") from None

@@ -1,0 +1,216 @@
+"""The trust list (issuer keys) and revocations a station verifies codes against.
+
+Shape (health-code.md): `{"keys": [{kid, alg, spki, issuer, not_before, not_after}],
+"revocations": [{sub, before}]}`. A key whose `spki` does not hash to its `kid` is ignored
+with a warning; a key outside `not_before`/`not_after` is not trusted at that instant.
+
+`TrustStore` keeps the list as JSON on disk, loads it at start and swaps a new version in
+atomically (temp file, fsync, rename, fsync of the directory): a power cut leaves the old
+file or the new one, never half of each.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+from station.errors import StationError
+
+log = logging.getLogger(__name__)
+ALGS = ("EdDSA", "ES256")
+
+
+class TrustError(StationError):
+    """A trust list is not valid; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    kid: bytes
+    alg: str
+    public_key: Any
+    issuer: str
+    not_before: float | None
+    not_after: float | None
+
+    def valid_at(self, instant: float) -> bool:
+        return ((self.not_before is None or self.not_before <= instant)
+                and (self.not_after is None or instant <= self.not_after))
+
+
+@dataclass(frozen=True)
+class TrustList:
+    keys: tuple[TrustedKey, ...] = ()
+    revocations: Mapping[str, int] = field(default_factory=dict)
+    document: Mapping[str, Any] = field(default_factory=lambda: {"keys": [], "revocations": []})
+    warnings: tuple[str, ...] = ()
+
+    def keys_for(self, kid: bytes, instant: float) -> list[TrustedKey]:
+        return [key for key in self.keys if key.kid == kid and key.valid_at(instant)]
+
+    def revoked_before(self, subject: str) -> int | None:
+        return self.revocations.get(subject)
+
+    @classmethod
+    def from_document(cls, document: Any, source: str = "trust list") -> TrustList:
+        """Parse the JSON shape; raise TrustError naming `source` and the field on bad input."""
+        if not isinstance(document, Mapping):
+            raise TrustError(f"{source}: must be a JSON object with keys and revocations")
+        unknown = set(document) - {"keys", "revocations"}
+        if unknown:
+            raise TrustError(f"{source}: unknown field {sorted(unknown)[0]!r}")
+        raw_keys = document.get("keys", [])
+        raw_revocations = document.get("revocations", [])
+        if not isinstance(raw_keys, list):
+            raise TrustError(f"{source}: keys must be a list")
+        if not isinstance(raw_revocations, list):
+            raise TrustError(f"{source}: revocations must be a list")
+        keys, warnings = [], []
+        for index, entry in enumerate(raw_keys):
+            where = f"{source}: keys[{index}]"
+            key = _parse_key(entry, where)
+            if key is None:
+                warning = f"{where}: kid does not match the SHA-256 of spki; key ignored"
+                log.warning(warning)
+                warnings.append(warning)
+            else:
+                keys.append(key)
+        revocations: dict[str, int] = {}
+        for index, entry in enumerate(raw_revocations):
+            where = f"{source}: revocations[{index}]"
+            if not isinstance(entry, Mapping):
+                raise TrustError(f"{where}: must be an object with sub and before")
+            sub, before = entry.get("sub"), entry.get("before")
+            if not isinstance(sub, str) or not 1 <= len(sub) <= 32:
+                raise TrustError(f"{where}.sub: must be text of 1–32 characters")
+            if type(before) is not int or before < 0:
+                raise TrustError(f"{where}.before: must be epoch seconds (a whole number)")
+            revocations[sub] = max(before, revocations.get(sub, 0))
+        return cls(tuple(keys), revocations, dict(document), tuple(warnings))
+
+
+def _instant(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TrustError(f"{where}: must be an ISO 8601 time with offset")
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise TrustError(f"{where}: {value!r} is not an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        raise TrustError(f"{where}: {value!r} has no UTC offset")
+    return parsed.timestamp()
+
+
+def _parse_key(entry: Any, where: str) -> TrustedKey | None:
+    if not isinstance(entry, Mapping):
+        raise TrustError(f"{where}: must be an object")
+    for name in ("kid", "alg", "spki"):
+        if not isinstance(entry.get(name), str):
+            raise TrustError(f"{where}.{name}: missing or not text")
+    if entry["alg"] not in ALGS:
+        raise TrustError(f"{where}.alg: {entry['alg']!r} is not one of {', '.join(ALGS)}")
+    try:
+        kid = base64.b64decode(entry["kid"], validate=True)
+    except binascii.Error:
+        raise TrustError(f"{where}.kid: not base64") from None
+    try:
+        spki = base64.b64decode(entry["spki"], validate=True)
+        public_key = load_der_public_key(spki)
+    except (binascii.Error, ValueError, TypeError):
+        raise TrustError(f"{where}.spki: not a base64 DER SubjectPublicKeyInfo") from None
+    issuer = entry.get("issuer", "")
+    if not isinstance(issuer, str):
+        raise TrustError(f"{where}.issuer: must be text")
+    not_before = _instant(entry.get("not_before"), f"{where}.not_before")
+    not_after = _instant(entry.get("not_after"), f"{where}.not_after")
+    if hashlib.sha256(spki).digest()[:8] != kid:
+        return None
+    return TrustedKey(kid, entry["alg"], public_key, issuer, not_before, not_after)
+
+
+def trust_entry(public_key: Any, issuer: str, not_before: str | None = None,
+                not_after: str | None = None) -> dict[str, Any]:
+    """The trust-list entry for a public key (what `town-server keys new` prints)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    spki = public_key.public_bytes(serialization.Encoding.DER,
+                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+    entry: dict[str, Any] = {
+        "kid": base64.b64encode(hashlib.sha256(spki).digest()[:8]).decode(),
+        "alg": "EdDSA" if isinstance(public_key, ed25519.Ed25519PublicKey) else "ES256",
+        "spki": base64.b64encode(spki).decode(),
+        "issuer": issuer,
+    }
+    if not_before is not None:
+        entry["not_before"] = not_before
+    if not_after is not None:
+        entry["not_after"] = not_after
+    return entry
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` so that a crash leaves the old or the new file, whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def load_trust_file(path: Path) -> TrustList:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise TrustError(f"{path}: cannot read: {error.strerror or error}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise TrustError(f"{path}: not valid JSON: {error}") from None
+    return TrustList.from_document(document, str(path))
+
+
+class TrustStore:
+    """The station's trust list on disk, with atomic replacement.
+
+    A missing file means an empty list (every code is `unknown-key`) until the first bundle
+    arrives. `current` is swapped in one assignment, so a reader never sees half a list.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self.current = load_trust_file(self.path) if self.path.exists() else TrustList()
+
+    def replace(self, document: Any) -> TrustList:
+        """Validate `document`, write it atomically, then make it current."""
+        trust = TrustList.from_document(document, "new trust list")
+        data = json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True).encode()
+        with self._lock:
+            atomic_write(self.path, data)
+            self.current = trust
+        return trust

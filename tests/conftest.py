@@ -1,0 +1,54 @@
+"""Shared fixtures: fresh gpiozero MockFactory per test, a virtual clock, spec test keys."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from station.clock import VirtualClock
+from station.trust import TrustList, trust_entry
+
+SPEC_SEED = bytes.fromhex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20")
+ED25519_VECTOR = (
+    "THP1:NCF/80I20FFWTWGSLK/-4$69L$DP+SO4K78907B6MLK-C646%96U372F3O43LFU2F32.2*7EJ60Q8D646*96DL"
+    "6CW6:XC3%NWE5 00$836FS5KGR99O60.DDGS9.H93W574627BG1WMUBS06RRQ:PLCGJG/DC7JJVE%-R$:J+SU1R89RH"
+    "Q/PJA47C3BPB$TDO-4LI18.B70W48R8922NBB*UJ24A6F8HTS9C2WT-$I9/6"
+)
+ES256_VECTOR = (
+    "THP1:NCFG80030FFWTWGSLKC 4-69RFKJ%QACQAP9I6BH:KK-C646%96U372F3O43LFU2F32.2*7EJ60Q8D646OA7OA"
+    "72A7T70A88W*UD7REBL-NPE3VONPI STQDIJI$K6U IO4IM$RX5W-G7C9PE+M%ZN7G3QXAP$QSU3VC0P:J6%1O8W7RN"
+    "223FAD:L7GWO/5UMTBO2"
+)
+ES256_SPKI = ("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEHxQBRr+xslH4T03b4NTNz9d6/ZhKlSDjV5QCH4MSu57smVoIsf"
+              "p3BN89zAtQqWZSY/t3Eflfn4pEnFCW5HyJKw==")
+VECTOR_NOW = 1612135000  # between the vectors' iat and exp
+
+
+@pytest.fixture
+def mock_factory() -> Iterator[object]:
+    from gpiozero.pins.mock import MockFactory
+
+    factory = MockFactory()
+    yield factory
+    factory.reset()
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def spec_key() -> ed25519.Ed25519PrivateKey:
+    return ed25519.Ed25519PrivateKey.from_private_bytes(SPEC_SEED)
+
+
+@pytest.fixture
+def spec_trust(spec_key: ed25519.Ed25519PrivateKey) -> TrustList:
+    es256 = {"kid": base64.b64encode(bytes.fromhex("68a0f2d46bcfd04b")).decode(), "alg": "ES256",
+             "spki": ES256_SPKI, "issuer": "500118"}
+    return TrustList.from_document(
+        {"keys": [trust_entry(spec_key.public_key(), "500118"), es256], "revocations": []})
