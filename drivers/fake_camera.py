@@ -23,10 +23,16 @@ BACKGROUND = 200  # a light grey scene, not a pure white page
 def qr_frame(
     text: str, *, frame_size: tuple[int, int] = (480, 640), module_px: int = 4, error: str = "m"
 ) -> Frame:
-    """A grayscale frame (height, width) with `text` as a QR code centred on a grey scene."""
+    """A grayscale frame (height, width) with `text` as a QR code centred on a grey scene.
+
+    Non-ASCII text is written as UTF-8 in byte mode without ECI, as phone apps do.
+    """
     import segno
 
-    code = segno.make(text, error=error, micro=False)
+    if text.isascii():
+        code = segno.make(text, error=error, micro=False)
+    else:
+        code = segno.make(text, error=error, micro=False, mode="byte", encoding="utf-8")
     modules = np.array([list(row) for row in code.matrix], dtype=bool)
     quiet = 4
     modules = np.pad(modules, quiet, constant_values=False)
