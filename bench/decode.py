@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from drivers.decoders import DEFAULT_CHAIN, DecoderChain, read_image  # noqa: E402
+from drivers.decoders import DEFAULT_CHAIN, DecoderChain, read_image
 
 DEFAULT_DATASET = Path(__file__).resolve().parent.parent.parent / "shared/datasets/qr-blackbox"
 

@@ -46,7 +46,7 @@ def open_cv_capture(source: int | str, width: int = 640, height: int = 480) -> C
         capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
         capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not a stale queue
-    return capture  # type: ignore[no-any-return]
+    return capture
 
 
 class HoldOff:

@@ -56,8 +56,9 @@ def _zxing_decoder(smooth: bool) -> Decoder:
         if smooth:
             import cv2
 
-            frame = cv2.GaussianBlur(frame, (5, 5), 0)
-        found = zxingcpp.read_barcodes(frame, formats=qr, text_mode=plain, binarizer=binarizer)
+            frame = np.asarray(cv2.GaussianBlur(frame, (5, 5), 0), dtype=np.uint8)
+        found = zxingcpp.read_barcodes(frame, formats=zxingcpp.BarcodeFormats(qr),
+                                       text_mode=plain, binarizer=binarizer)
         return [barcode.text for barcode in found if barcode.valid]
 
     return decode
@@ -141,7 +142,7 @@ class DecoderChain:
         if frame.ndim == 3:
             import cv2
 
-            frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            frame = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
         for decoder in self._decoders:
             texts = decoder(frame)
             if texts:

@@ -106,7 +106,8 @@ class Compensation:
     ambient_ref_c: float = 25.0
 
     def body(self, object_c: float, ambient_c: float) -> float:
-        return object_c + self.offset_c + self.ambient_coefficient * (self.ambient_ref_c - ambient_c)
+        cooling = self.ambient_ref_c - ambient_c
+        return object_c + self.offset_c + self.ambient_coefficient * cooling
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ Behaviour:
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -114,10 +115,8 @@ class SerialScanner:
             self.dropped_lines += 1
 
     def _drop_port(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # a dead port may fail to close any way
             self._port.close()
-        except Exception:  # closing a dead port may fail any way; it is gone either way
-            pass
         self._port = None
 
     def scan(self, timeout_s: float) -> str | None:

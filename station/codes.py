@@ -344,7 +344,7 @@ def issue(signing_key: SigningKey, claims: HealthClaims) -> str:
         r, s = decode_dss_signature(signing_key.sign(signed, ec.ECDSA(hashes.SHA256())))
         signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     cose = cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
-    text = PREFIX + base45.b45encode(zlib.compress(cose, 9)).decode("ascii")
+    text = PREFIX + str(base45.b45encode(zlib.compress(cose, 9)).decode("ascii"))
     if len(text) > MAX_TEXT:
         raise StationError(f"the code would be {len(text)} characters, over {MAX_TEXT}")
     return text

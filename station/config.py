@@ -78,7 +78,8 @@ class ScannerSettings(Section):
     type: Literal["camera", "serial"] = "camera"
     driver: Literal["real", "fake"] | None = None
     holdoff_s: Seconds = 3.0
-    decoders: tuple[Literal["zxing", "zbar", "zxing-smooth"], ...] = ("zxing", "zbar", "zxing-smooth")
+    decoders: tuple[Literal["zxing", "zbar", "zxing-smooth"], ...] = (
+        "zxing", "zbar", "zxing-smooth")
     camera: CameraSettings = CameraSettings()
     serial: SerialSettings = SerialSettings()
 

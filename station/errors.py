@@ -1,4 +1,4 @@
-"""The project's one error tree. Everything the station raises on purpose derives from StationError."""
+"""The project's one error tree: everything the station raises on purpose is a StationError."""
 
 from __future__ import annotations
 

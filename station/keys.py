@@ -49,7 +49,7 @@ def load_signing_key(path: Path) -> SigningKey:
         raise StationError(f"{path}: not an unencrypted PEM private key") from None
     if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
         raise StationError(f"{path}: issuer keys are Ed25519 or ECDSA P-256")
-    return key  # type: ignore[no-any-return]
+    return key
 
 
 def load_public_key(path: Path) -> Any:

@@ -59,7 +59,7 @@ def test_unknown_decoder_and_empty_chain_are_clear_errors() -> None:
 def test_unreadable_image_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "not-an-image.png"
     bad.write_text("hello")
-    with pytest.raises(ScannerError, match="not-an-image.png"):
+    with pytest.raises(ScannerError, match=r"not-an-image\.png"):
         read_image(str(bad))
 
 

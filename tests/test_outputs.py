@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from drivers.outputs import LONG_BEEP_S, SHORT_BEEP_S, GateOutputs, OutputPins, fail_closed_on_signals
+from drivers.outputs import (
+    LONG_BEEP_S,
+    SHORT_BEEP_S,
+    GateOutputs,
+    OutputPins,
+    fail_closed_on_signals,
+)
 from station.errors import OutputError
 
 PINS = OutputPins(open_seconds=0.3)  # relay 17 active-low, green 27, red 22, buzzer 23, exit 24
