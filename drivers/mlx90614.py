@@ -236,6 +236,11 @@ class MLX90614:
         """Ambient (sensor die) temperature, °C."""
         return raw_to_celsius(self._raw_temperature(REG_TA, AMBIENT_RANGE_C, "ambient temperature"))
 
+    def read_body(self) -> float:
+        """One compensated body estimate from a single object and ambient read, °C."""
+        ambient = self.ambient_temperature()
+        return self.settings.compensation.body(self.object_temperature(), ambient)
+
     # -- emissivity (EEPROM) -------------------------------------------------------------
 
     def emissivity(self) -> float:
@@ -291,7 +296,7 @@ class MLX90614:
                 body = statistics.median(bodies)
                 if low <= body <= high:  # else the person stepped away while being sampled
                     return Measurement(
-                        body_c=round(body, 2),
+                        body_c=round(body, 1),  # 0.1 °C, as clinical thermometers report
                         object_c=round(statistics.median(objects), 2),
                         ambient_c=round(ambient, 2),
                         samples_c=bodies,

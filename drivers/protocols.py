@@ -13,9 +13,10 @@ from typing import Protocol
 class Measurement:
     """One body-temperature measurement.
 
-    `body_c` is the compensated estimate of body temperature (°C) that policy compares with
-    the fever threshold; `object_c` the median raw object (forehead) reading it came from;
-    `ambient_c` the sensor's die/ambient temperature; `samples_c` the compensated samples.
+    `body_c` is the compensated estimate of body temperature (°C, to 0.1 °C) that policy
+    compares with the fever threshold; `object_c` the median raw object (forehead) reading it
+    came from; `ambient_c` the sensor's die/ambient temperature; `samples_c` the compensated
+    samples.
     """
 
     body_c: float
@@ -28,6 +29,10 @@ class Thermometer(Protocol):
     def object_temperature(self) -> float: ...
 
     def ambient_temperature(self) -> float: ...
+
+    def read_body(self) -> float:
+        """One quick compensated body-temperature estimate (°C), for presence detection."""
+        ...
 
     def measure(self, timeout_s: float) -> Measurement | None:
         """A plausible body reading, or None when nobody was measured within `timeout_s`.

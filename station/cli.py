@@ -121,7 +121,7 @@ def decode(config_path: str | None, files: tuple[str, ...], as_json: bool) -> No
 
 
 def format_claims(claims: Any, locale: Locale) -> list[tuple[str, str]]:
-    from station.codes import CST
+    from station.clock import CST
 
     def when(seconds: int) -> str:
         return dt.datetime.fromtimestamp(seconds, CST).isoformat(sep=" ")
@@ -191,6 +191,55 @@ def verify_code(config_path: str | None, text: str | None, image: str | None,
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         click.echo(f"  {label:<{width}}  {value}")
+
+
+@main.command()
+@config_option
+@click.argument("scenario_path", metavar="SCENARIO.yaml", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per record")
+@click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False),
+              help="ledger to write (default: a temporary one, removed afterwards; "
+                   "never the configured ledger)")
+def simulate(config_path: str | None, scenario_path: str, as_json: bool,
+             ledger_path: str | None) -> None:
+    """Run a scenario through the real gate loop on fake hardware and a virtual clock."""
+    import logging
+    import tempfile
+
+    from station.present import record_json, table_header, table_row
+    from station.scenario import ScenarioError, load_scenario
+    from station.simulate import simulate as run_simulation
+
+    config = load_config(config_path)
+    locale = config.station.locale
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        scenario, times = load_scenario(scenario_path)
+    except ScenarioError as error:
+        click.echo(str(error), err=True)
+        sys.exit(2)
+    counts = {"admit": 0, "deny": 0}
+
+    def show(record: Any) -> None:
+        if record.kind == "entry" and record.decision in counts:
+            counts[record.decision] += 1
+        click.echo(record_json(record) if as_json else table_row(record, locale))
+        sys.stdout.flush()
+
+    if not as_json:
+        click.echo(table_header(locale))
+    with tempfile.TemporaryDirectory(prefix="gate-sim-") as scratch:
+        path = Path(ledger_path) if ledger_path else Path(scratch) / "ledger.db"
+        try:
+            ledger = run_simulation(scenario, times, config, path, source=scenario_path,
+                                    on_record=show)
+        except ScenarioError as error:
+            click.echo(str(error), err=True)
+            sys.exit(2)
+        ledger.close()
+    click.echo(f"{len(scenario.events)} events: {counts['admit']} admitted, "
+               f"{counts['deny']} denied" + (f"; ledger {ledger_path}" if ledger_path else ""),
+               err=True)
 
 
 @main.command("relay-off")

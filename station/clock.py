@@ -1,20 +1,50 @@
-"""Clocks: the real one, and a virtual one for tests and `simulate` (no real sleeping)."""
+"""Clocks: the machine's, and a virtual one for tests and `simulate` (no real sleeping).
+
+Besides the time, a clock says what each ledger record needs to be re-timed later
+(sync.md): whether the wall clock was NTP-synchronized, the boot id, and the time since boot.
+A Raspberry Pi has no battery clock, so after a power cut its wall clock may be far off
+until NTP answers.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
 import time
+import uuid
+from pathlib import Path
+from typing import Protocol
+
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
+TIME_ERROR = 5  # adjtimex(2): the clock is not synchronized
+
+
+class Clock(Protocol):
+    boot_id: str
+
+    def now(self) -> dt.datetime: ...
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def boottime_ns(self) -> int: ...
+
+    def synced(self) -> bool: ...
 
 
 class VirtualClock:
-    """A clock that moves only when something sleeps on it.
+    """A clock that moves only when something sleeps on it or it is advanced.
 
     `monotonic()` is seconds since the start; `now()` the wall time (aware datetime).
     """
 
-    def __init__(self, start: dt.datetime | None = None) -> None:
-        self.start = start or dt.datetime(2021, 2, 1, 7, 0, tzinfo=dt.UTC)
+    def __init__(self, start: dt.datetime | None = None, *, synced: bool = True) -> None:
+        self.start = start or dt.datetime(2021, 2, 1, 7, 0, tzinfo=CST)
         self._elapsed = 0.0
+        self._synced = synced
+        self.boot_id = f"virtual-{uuid.uuid4()}"
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -30,13 +60,45 @@ class VirtualClock:
         """Jump forward to `instant` (never backwards)."""
         self._elapsed = max(self._elapsed, (instant - self.start).total_seconds())
 
+    def boottime_ns(self) -> int:
+        return int(self._elapsed * 1e9)
+
+    def synced(self) -> bool:
+        return self._synced
+
+
+class _Timex(ctypes.Structure):
+    # struct timex starts with `unsigned int modes`; 0 means "only read". The kernel writes
+    # at most sizeof(struct timex) (208 bytes on 64-bit), so reserve generously.
+    _fields_ = [("modes", ctypes.c_uint), ("rest", ctypes.c_byte * 252)]
+
 
 class SystemClock:
-    """The machine's clocks."""
+    """The machine's clocks: wall time, CLOCK_MONOTONIC, CLOCK_BOOTTIME, kernel boot id."""
+
+    def __init__(self) -> None:
+        try:
+            self.boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        except OSError:
+            self.boot_id = f"unknown-{uuid.uuid4()}"
+        libc_name = ctypes.util.find_library("c")
+        self._libc = ctypes.CDLL(libc_name, use_errno=True) if libc_name else None
 
     sleep = staticmethod(time.sleep)
     monotonic = staticmethod(time.monotonic)
 
     @staticmethod
     def now() -> dt.datetime:
-        return dt.datetime.now(dt.UTC).astimezone()
+        return dt.datetime.now(CST)
+
+    @staticmethod
+    def boottime_ns() -> int:
+        return time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+
+    def synced(self) -> bool:
+        """Whether the kernel considers the clock NTP-synchronized (adjtimex ≠ TIME_ERROR)."""
+        if self._libc is None:
+            return False
+        timex = _Timex()
+        state = self._libc.adjtimex(ctypes.byref(timex))
+        return bool(state not in (-1, TIME_ERROR))

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from station.clock import CST
 from station.errors import StationError
 from station.trust import TrustList
 
@@ -35,7 +36,6 @@ MAX_INFLATED = 4096
 ALG_EDDSA = -8
 ALG_ES256 = -7
 COSE_SIGN1_TAG = 18
-CST = dt.timezone(dt.timedelta(hours=8), "CST")
 EPOCH_DAY_ZERO = dt.date(1970, 1, 1)
 
 Reason = Literal[

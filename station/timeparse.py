@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from station.codes import CST
+from station.clock import CST
 
 _DURATION = re.compile(r"^\s*([+-]?)(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -1,0 +1,264 @@
+"""The station's ledger: every decision, fault and alarm, durably, in order.
+
+SQLite through sqlite-utils; WAL journal with `synchronous=FULL` (a commit survives power
+loss once `append` returns, if the card honours flushes); a busy timeout; the schema versioned
+with `PRAGMA user_version` and applied by migrations in order.
+
+Identity (sync.md): the ledger has an `epoch` (a UUID made when the file is created) and each
+record a `seq` (INTEGER PRIMARY KEY AUTOINCREMENT: 1, 2, 3 … never reused, even after purges).
+
+Readers (`Ledger.open_readonly`) use a read-only connection: in WAL mode they never block
+the daemon's writes, and they cannot change anything.
+
+Failure modes: any SQLite or OS error while writing raises LedgerError; the caller (the gate)
+must then admit nobody. A file that is not a ledger, or is newer than this code, raises
+LedgerError naming the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlite_utils
+
+from station.errors import StationError
+
+Kind = Literal["entry", "exit", "fault", "alarm"]
+BUSY_TIMEOUT_MS = 5000
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the records table and its indexes
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE records (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('entry', 'exit', 'fault', 'alarm')),
+        time TEXT NOT NULL,
+        day TEXT NOT NULL,
+        clock_synced INTEGER NOT NULL,
+        boot_id TEXT,
+        boottime_ns INTEGER,
+        direction TEXT,
+        subject TEXT,
+        name TEXT,
+        issuer TEXT,
+        org TEXT,
+        color TEXT,
+        nat TEXT,
+        returned TEXT,
+        origin TEXT,
+        temperature_c REAL,
+        ambient_c REAL,
+        readings TEXT NOT NULL DEFAULT '[]',
+        decision TEXT,
+        reasons TEXT NOT NULL DEFAULT '[]',
+        detail TEXT,
+        synced INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX records_day ON records (day, kind);
+    CREATE INDEX records_subject ON records (subject, day);
+    CREATE INDEX records_returned ON records (returned) WHERE returned IS NOT NULL;
+    CREATE INDEX records_unsynced ON records (seq) WHERE synced = 0;
+    """,
+)
+
+
+_COLUMNS = (
+    "event_id", "kind", "time", "day", "clock_synced", "boot_id", "boottime_ns", "direction",
+    "subject", "name", "issuer", "org", "color", "nat", "returned", "origin", "temperature_c",
+    "ambient_c", "readings", "decision", "reasons", "detail",
+)
+INSERT_SQL = (f"INSERT INTO records ({', '.join(_COLUMNS)}) "
+              f"VALUES ({', '.join(':' + c for c in _COLUMNS)})")
+
+
+class LedgerError(StationError):
+    """The ledger could not be opened, read or written."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One ledger record, as sync.md describes it. `seq` is None until appended."""
+
+    kind: Kind
+    time: str
+    day: str
+    clock_synced: bool
+    boot_id: str | None = None
+    boottime_ns: int | None = None
+    direction: str | None = None
+    subject: str | None = None
+    name: str | None = None
+    issuer: str | None = None
+    org: str | None = None
+    color: str | None = None
+    nat: str | None = None
+    returned: str | None = None
+    origin: str | None = None
+    temperature_c: float | None = None
+    ambient_c: float | None = None
+    readings: tuple[float, ...] = ()
+    decision: str | None = None
+    reasons: tuple[str, ...] = ()
+    detail: str | None = None
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    seq: int | None = None
+
+    def to_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row.pop("seq")
+        row["readings"] = json.dumps(list(self.readings))
+        row["reasons"] = json.dumps(list(self.reasons))
+        row["clock_synced"] = int(self.clock_synced)
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Record:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in row.items() if k in known}
+        values["readings"] = tuple(json.loads(row.get("readings") or "[]"))
+        values["reasons"] = tuple(json.loads(row.get("reasons") or "[]"))
+        values["clock_synced"] = bool(row.get("clock_synced"))
+        return cls(**values)
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as sync.md and scenario.md show it (lists, booleans, nulls)."""
+        data = asdict(self)
+        data["readings"] = list(self.readings)
+        data["reasons"] = list(self.reasons)
+        return data
+
+
+class Ledger:
+    """The ledger file. Open with `Ledger(path)` to write, `Ledger.open_readonly` to read."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        try:
+            if readonly:
+                self._conn = self._connect_readonly()
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._conn = sqlite3.connect(self.path, isolation_level=None,
+                                             check_same_thread=False)
+                self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute("PRAGMA synchronous = FULL")
+                self._migrate()
+            self.db = sqlite_utils.Database(self._conn)
+            self.epoch = self._meta("epoch")
+        except sqlite3.Error as error:
+            raise LedgerError(f"{self.path}: cannot open the ledger: {error}") from None
+
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> Ledger:
+        if not Path(path).exists():
+            raise LedgerError(f"{path}: no ledger here")
+        return cls(path, readonly=True)
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        uri = f"file:{self.path.resolve()}?mode=ro"
+        wal = self.path.with_name(self.path.name + "-wal")
+        if not wal.exists() and not self.path.with_name(self.path.name + "-shm").exists():
+            # no writer has the file open (it would have made -wal/-shm), and a read-only
+            # connection cannot create them: read the file as it stands
+            uri += "&immutable=1"
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            raise LedgerError(f"{self.path}: not a gate-station ledger")
+        if version > len(MIGRATIONS):
+            raise LedgerError(f"{self.path}: ledger schema {version} is newer than this program")
+        return conn
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise LedgerError(f"{self.path}: ledger schema {version} is newer than this program")
+        if version == 0 and self._conn.execute(
+                "SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise LedgerError(f"{self.path}: not a gate-station ledger")
+        for number in range(version, len(MIGRATIONS)):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                if number == 0:
+                    self._conn.execute("INSERT INTO meta VALUES ('epoch', ?), ('created', ?)",
+                                       (str(uuid.uuid4()), dt.datetime.now(dt.UTC).isoformat()))
+                self._conn.execute(f"PRAGMA user_version = {number + 1}")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def _meta(self, key: str) -> str:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise LedgerError(f"{self.path}: ledger has no {key}")
+        return str(row[0])
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def append(self, *records: Record) -> list[Record]:
+        """Commit `records` in one transaction; return them with their seq. LedgerError on
+        any failure, in which case nothing was written."""
+        if self.readonly:
+            raise LedgerError(f"{self.path}: opened read-only")
+        # One explicit transaction: sqlite-utils' insert() commits as it goes, which would
+        # split an entry and its alarm.
+        try:
+            with self._conn:
+                self._conn.execute("BEGIN IMMEDIATE")
+                written = []
+                for record in records:
+                    cursor = self._conn.execute(INSERT_SQL, record.to_row())
+                    written.append(Record(**{**asdict(record), "seq": cursor.lastrowid}))
+        except (sqlite3.Error, OSError) as error:
+            raise LedgerError(f"{self.path}: cannot write the ledger: {error}") from None
+        return written
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+              ) -> Iterator[dict[str, Any]]:
+        try:
+            yield from self.db.query(sql, params)
+        except sqlite3.Error as error:
+            raise LedgerError(f"{self.path}: cannot read the ledger: {error}") from None
+
+    def records(self, where: str = "1", params: Sequence[Any] = (), *, order: str = "seq",
+                limit: int | None = None) -> Iterator[Record]:
+        sql = f"SELECT * FROM records WHERE {where} ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        for row in self.query(sql, params):
+            yield Record.from_row(row)
+
+    def count(self) -> int:
+        return int(next(self.query("SELECT count(*) AS n FROM records"))["n"])
+
+    def last_seq(self) -> int:
+        row = next(self.query("SELECT max(seq) AS seq FROM records"))
+        return int(row["seq"] or 0)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+

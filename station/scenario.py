@@ -1,0 +1,169 @@
+"""Scenario files for `gate-station simulate` (../shared/spec/scenario.md): parse and validate.
+
+A problem is reported as one line: `FILE: event N: KEY: what is wrong` (ScenarioError).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from station.clock import CST
+from station.codes import Origin
+from station.errors import StationError
+from station.timeparse import parse_duration
+
+READING_FAULTS = ("pec-error", "error-flag", "0xFFFF", "io-error")
+Device = Literal["thermometer", "camera", "ledger"]
+Reading = float | Literal["pec-error", "error-flag", "0xFFFF", "io-error"]
+
+
+class ScenarioError(StationError):
+    """A scenario file is not valid; the message is one line naming file, event and problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReturnedSpec(_Strict):
+    date: dt.date
+    origin: Literal["outside-municipality", "risk-district", "key-population"]
+
+    @property
+    def origin_code(self) -> Origin:
+        return Origin.from_word(self.origin)
+
+
+class CodeSpec(_Strict):
+    """A code made and signed for the run by the run's own test issuer."""
+
+    sub: str
+    name: str | None = None
+    color: Literal["green", "yellow", "red"] = "green"
+    nat: dt.date | None = None
+    returned: ReturnedSpec | None = None
+    iat: str = "-1h"
+    exp: str = "+23h"
+    iss: str = "500118"
+    org: str | None = None
+
+    @field_validator("iat", "exp")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class Event(_Strict):
+    at: str
+    code: CodeSpec | None = None
+    qr: str | None = None
+    temperature: Reading | list[Reading] | None = None
+    fault: Device | None = None
+    recover: Device | None = None
+    exit: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_thing(self) -> Event:
+        if self.code is not None and self.qr is not None:
+            raise ValueError("give code or qr, not both")
+        kinds = [self.code is not None or self.qr is not None or self.temperature is not None,
+                 self.fault is not None, self.recover is not None, bool(self.exit)]
+        if sum(kinds) != 1:
+            raise ValueError("an event is one of: a person (code/qr/temperature), fault, "
+                             "recover, or exit")
+        return self
+
+    @property
+    def readings(self) -> list[Reading]:
+        if self.temperature is None:
+            return []
+        return list(self.temperature) if isinstance(self.temperature, list) else [
+            self.temperature]
+
+
+class Scenario(_Strict):
+    start: dt.datetime
+    station: str | None = None
+    policy: dict[str, Any] = {}
+    trust: dict[str, Any] | None = None
+    revocations: list[dict[str, Any]] = []
+    events: list[Event]
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, value: dt.datetime) -> dt.datetime:
+        return value if value.tzinfo else value.replace(tzinfo=CST)
+
+    def event_times(self, source: str) -> list[dt.datetime]:
+        """The absolute time of each event (HH:MM:SS on the start date, +N s, or ISO)."""
+        times: list[dt.datetime] = []
+        previous = self.start
+        start_cst = self.start.astimezone(CST)
+        for index, event in enumerate(self.events):
+            text = event.at.strip()
+            try:
+                if text.startswith("+"):
+                    instant = previous + dt.timedelta(seconds=parse_duration(text))
+                elif len(text) <= 8 and text.count(":") == 2:
+                    clock = dt.time.fromisoformat(text)
+                    instant = dt.datetime.combine(start_cst.date(), clock, CST)
+                else:
+                    instant = dt.datetime.fromisoformat(text)
+                    if instant.tzinfo is None:
+                        instant = instant.replace(tzinfo=CST)
+            except ValueError:
+                raise ScenarioError(f"{source}: event {index}: at: {text!r} is not HH:MM:SS, "
+                                    "+N s or an ISO 8601 time") from None
+            if instant < previous:
+                raise ScenarioError(f"{source}: event {index}: at: {text!r} is before the "
+                                    "previous event")
+            times.append(instant)
+            previous = instant
+        return times
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if len(parts) >= 2 and parts[0] == "events":
+        rest = [p for p in parts[2:] if not p.startswith(("function-", "float", "literal", "list"))]
+        return f"event {parts[1]}" + (f": {'.'.join(rest)}" if rest else "")
+    return ".".join(parts) or "(top level)"
+
+
+def load_scenario(path: str | Path) -> tuple[Scenario, list[dt.datetime]]:
+    """Parse and validate a scenario file; ScenarioError (one line) when it is not valid."""
+    source = str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ScenarioError(f"{source}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{source}: not UTF-8 text") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ScenarioError(f"{source}{where}: not valid YAML: "
+                            f"{getattr(error, 'problem', None) or error}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: a scenario is a mapping with start and events")
+    if isinstance(data.get("start"), str):
+        try:
+            data["start"] = dt.datetime.fromisoformat(data["start"])
+        except ValueError:
+            raise ScenarioError(f"{source}: start: {data['start']!r} is not an ISO 8601 "
+                                "time") from None
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown key"
+        raise ScenarioError(f"{source}: {_location(tuple(first['loc']))}: {message}") from None
+    return scenario, scenario.event_times(source)

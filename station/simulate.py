@@ -1,0 +1,257 @@
+"""`gate-station simulate`: a scenario through the real gate loop, on fakes and a virtual clock.
+
+The same `Gate`, policy, ledger and GPIO code as the daemon; the MLX90614 driver over the
+fake SMBus (the scenario's readings become register values, its faults injected bus faults),
+the camera scanner over the fake camera (codes rendered into real QR frames and decoded),
+gpiozero's MockFactory for the pins. Time jumps from one event to the next, so a whole shift
+runs in seconds. Each ledger record is reported (`on_record`) as soon as it is committed and
+the gate has acted on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from pydantic import ValidationError
+
+from drivers.camera import CameraScanner
+from drivers.fake_camera import FakeCamera
+from drivers.fake_smbus import FakeSMBus
+from drivers.mlx90614 import MLX90614
+from drivers.outputs import GateOutputs
+from drivers.protocols import Measurement
+from station import hardware
+from station.clock import VirtualClock
+from station.codes import Color, HealthClaims, Returning, issue
+from station.config import Config, PolicySettings
+from station.gate import Gate, GateTiming
+from station.ledger import Ledger, LedgerError, Record
+from station.scenario import Event, Reading, Scenario, ScenarioError
+from station.timeparse import parse_duration
+from station.trust import TrustList, trust_entry
+
+ROOM_C = 22.0
+READING_FAULT_TO_BUS = {"pec-error": "pec", "error-flag": "error-flag", "0xFFFF": "0xffff",
+                        "io-error": "oserror-5"}
+
+
+class ScriptedThermometer:
+    """The real MLX90614 driver on a fake bus whose scene follows the scenario.
+
+    Each `measure()` takes the next scripted reading (the last one repeats): a number puts
+    that temperature in front of the sensor, a fault name injects that bus fault for the
+    measurement, and no reading at all leaves the sensor looking at the room.
+    """
+
+    def __init__(self, driver: MLX90614, bus: FakeSMBus) -> None:
+        self.driver = driver
+        self.bus = bus
+        self.readings: deque[Reading] = deque()
+        self.device_fault = False
+
+    def read_body(self) -> float:
+        return self.driver.read_body()
+
+    def object_temperature(self) -> float:
+        return self.driver.object_temperature()
+
+    def ambient_temperature(self) -> float:
+        return self.driver.ambient_temperature()
+
+    def measure(self, timeout_s: float) -> Measurement | None:
+        reading: Reading | None = None
+        if self.readings:
+            reading = self.readings.popleft() if len(self.readings) > 1 else self.readings[0]
+        if reading is None:
+            self.bus.object_c = ROOM_C
+        elif isinstance(reading, str):
+            self.bus.inject(READING_FAULT_TO_BUS[reading], times=None)  # type: ignore[arg-type]
+        else:
+            self.bus.object_c = reading
+        try:
+            return self.driver.measure(timeout_s)
+        finally:
+            if isinstance(reading, str) and not self.device_fault:
+                self.bus.clear()
+
+    def end_of_person(self) -> None:
+        self.readings.clear()
+        self.bus.object_c = ROOM_C
+        if not self.device_fault:
+            self.bus.clear()
+
+
+class SwitchableLedger(Ledger):
+    """The real ledger, which a scenario's `fault: ledger` makes refuse writes (disk full)."""
+
+    broken = False
+
+    def append(self, *records: Record) -> list[Record]:
+        if self.broken:
+            raise LedgerError(f"{self.path}: database or disk is full (simulated)")
+        return super().append(*records)
+
+
+@dataclass
+class Run:
+    scenario: Scenario
+    times: list[dt.datetime]
+    source: str
+
+
+def run_policy(config: Config, overrides: dict[str, Any], source: str) -> PolicySettings:
+    """config.yaml's policy with the scenario's overrides merged in (nested keys too)."""
+    merged = config.policy.model_dump()
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    try:
+        return PolicySettings.model_validate(merged)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        key = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
+        raise ScenarioError(f"{source}: policy.{key}: "
+                            f"{first['msg'].removeprefix('Value error, ')}") from None
+
+
+def run_trust(scenario: Scenario, key: ed25519.Ed25519PrivateKey, source: str) -> TrustList:
+    document = scenario.trust or {}
+    keys = [trust_entry(key.public_key(), "500118"), *document.get("keys", [])]
+    revocations = [*document.get("revocations", []), *scenario.revocations]
+    try:
+        return TrustList.from_document({"keys": keys, "revocations": revocations},
+                                       f"{source}: trust")
+    except Exception as error:
+        raise ScenarioError(str(error)) from None
+
+
+def simulate(
+    scenario: Scenario,
+    times: list[dt.datetime],
+    config: Config,
+    ledger_path: Path,
+    *,
+    source: str = "scenario",
+    on_record: Callable[[Record], None] | None = None,
+) -> Ledger:
+    """Run the scenario; return the (open) ledger it wrote."""
+    clock = VirtualClock(scenario.start)
+    policy = run_policy(config, scenario.policy, source)
+    issuer_key = ed25519.Ed25519PrivateKey.generate()
+    trust = run_trust(scenario, issuer_key, source)
+
+    bus = FakeSMBus(config.thermometer.address)
+    bus.object_c = bus.ambient_c = ROOM_C
+    driver = MLX90614(bus, config.thermometer.address, retries=config.thermometer.retries,
+                      settings=hardware.measure_settings(config), sleep=clock.sleep,
+                      monotonic=clock.monotonic)
+    thermometer = ScriptedThermometer(driver, bus)
+    camera = FakeCamera(frame_size=(config.scanner.camera.height, config.scanner.camera.width),
+                        sleep=clock.sleep)
+    scanner = CameraScanner(camera.open, decoders=config.scanner.decoders,
+                            holdoff_s=config.scanner.holdoff_s, sleep=clock.sleep,
+                            monotonic=clock.monotonic)
+    from gpiozero.pins.mock import MockFactory
+
+    pin_factory = MockFactory()
+    outputs = GateOutputs(hardware.output_pins(config), pin_factory)
+    ledger = SwitchableLedger(ledger_path)
+    gate = Gate(thermometer=thermometer, scanner=scanner, outputs=outputs, ledger=ledger,
+                trust=lambda: trust, policy=lambda: policy, clock=clock,
+                timing=GateTiming(), on_record=on_record)
+    outputs.on_exit_pressed(gate.press_exit)
+    try:
+        for index, (event, at) in enumerate(zip(scenario.events, times, strict=True)):
+            clock.advance_to(at)
+            _play(event, index, at, gate, thermometer, camera, ledger, outputs, pin_factory,
+                  issuer_key, source)
+    finally:
+        outputs.close()
+        pin_factory.reset()
+    return ledger
+
+
+def _play(event: Event, index: int, at: dt.datetime, gate: Gate,
+          thermometer: ScriptedThermometer, camera: FakeCamera, ledger: SwitchableLedger,
+          outputs: GateOutputs, pin_factory: Any, issuer_key: ed25519.Ed25519PrivateKey,
+          source: str) -> None:
+    if event.fault is not None or event.recover is not None:
+        broken = event.fault is not None
+        device = event.fault or event.recover
+        if device == "thermometer":
+            thermometer.device_fault = broken
+            if broken:
+                thermometer.bus.inject("oserror-5", times=None)
+            else:
+                thermometer.bus.clear()
+        elif device == "camera":
+            if broken:
+                camera.unplug()
+            else:
+                camera.plug()
+        else:
+            ledger.broken = broken
+        gate.step()
+        return
+    if event.exit:
+        _press_exit(gate, outputs, pin_factory)
+        gate.step()
+        return
+    thermometer.readings.extend(event.readings)
+    text = event.qr if event.qr is not None else (
+        _code_text(event, at, issuer_key) if event.code is not None else None)
+    if text is not None:
+        try:
+            camera.show_text(text)
+        except ValueError as error:
+            raise ScenarioError(f"{source}: event {index}: cannot be shown as one QR code: "
+                                f"{error}") from None
+        gate.step()
+        camera.show_nothing()
+    else:
+        first = event.readings[0]
+        if isinstance(first, str):
+            thermometer.bus.inject(READING_FAULT_TO_BUS[first], times=None)  # type: ignore[arg-type]
+        else:
+            thermometer.bus.object_c = first
+        deadline = gate.clock.monotonic() + gate.timing.no_code_after_s + 1.0
+        gate.presence_handled = False
+        while gate.clock.monotonic() < deadline and not gate.presence_handled:
+            gate.step()
+    thermometer.end_of_person()
+
+
+def _code_text(event: Event, at: dt.datetime, key: ed25519.Ed25519PrivateKey) -> str:
+    spec = event.code
+    assert spec is not None
+    instant = int(at.timestamp())
+    claims = HealthClaims(
+        iss=spec.iss, iat=instant + int(parse_duration(spec.iat)),
+        exp=instant + int(parse_duration(spec.exp)), sub=spec.sub, name=spec.name,
+        color=Color[spec.color.upper()], nat=spec.nat, org=spec.org,
+        ret=Returning(spec.returned.date, spec.returned.origin_code) if spec.returned else None,
+    )
+    return issue(key, claims)
+
+
+def _press_exit(gate: Gate, outputs: GateOutputs, pin_factory: Any) -> None:
+    """Press the exit button on the mock pin (or queue a press when there is no button)."""
+    if outputs.exit_button is None:
+        gate.press_exit()
+        return
+    pin = pin_factory.pin(outputs.pins.exit_button)
+    queued = len(gate.exit_presses)
+    pin.drive_low()
+    deadline = time.monotonic() + 1.0
+    while len(gate.exit_presses) == queued and time.monotonic() < deadline:
+        time.sleep(0.001)
+    pin.drive_high()
