@@ -195,6 +195,20 @@ def verify_code(config_path: str | None, text: str | None, image: str | None,
 
 @main.command()
 @config_option
+@click.option("-v", "--verbose", is_flag=True, help="log every decision")
+def run(config_path: str | None, verbose: bool) -> None:
+    """Run the gate (the daemon; systemd starts it as gate-station.service)."""
+    import logging
+
+    from station.daemon import run as run_daemon
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    sys.exit(run_daemon(load_config(config_path)))
+
+
+@main.command()
+@config_option
 @click.argument("scenario_path", metavar="SCENARIO.yaml", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per record")
 @click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False),
@@ -240,6 +254,128 @@ def simulate(config_path: str | None, scenario_path: str, as_json: bool,
     click.echo(f"{len(scenario.events)} events: {counts['admit']} admitted, "
                f"{counts['deny']} denied" + (f"; ledger {ledger_path}" if ledger_path else ""),
                err=True)
+
+
+def ledger_option(function: F) -> F:
+    return click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False),
+                        help="ledger to read (default: ledger.path in config)")(function)
+
+
+def open_ledger(config: Config, path: str | None) -> Any:
+    from station.ledger import Ledger
+
+    return Ledger.open_readonly(path or config.ledger.path)
+
+
+def today_cst() -> dt.date:
+    from station.clock import CST
+
+    return dt.datetime.now(CST).date()
+
+
+def parse_day(value: str | None, param: str) -> dt.date:
+    from station.timeparse import parse_date
+
+    if value is None:
+        return today_cst()
+    try:
+        return parse_date(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint=param) from None
+
+
+@main.command("log")
+@config_option
+@ledger_option
+@click.option("--date", "day", help="one CST calendar day, YYYY-MM-DD")
+@click.option("--from", "since", help="from this ISO 8601 time")
+@click.option("--to", "until", help="up to (not including) this ISO 8601 time")
+@click.option("--denied", is_flag=True, help="only denied entries")
+@click.option("--fever", is_flag=True, help="only fever entries and alarms")
+@click.option("--subject", help="only this worker id")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+def log_command(config_path: str | None, ledger_path: str | None, day: str | None,
+                since: str | None, until: str | None, denied: bool, fever: bool,
+                subject: str | None, fmt: str) -> None:
+    """The ledger's records, filtered (CSV opens in Excel; JSON one object per line)."""
+    from station.clock import CST
+    from station.present import record_json, records_csv, table_header, table_row
+    from station.reports import log_records
+    from station.timeparse import parse_instant
+
+    config = load_config(config_path)
+    if day is not None and (since or until):
+        raise click.UsageError("give --date, or --from/--to, not both")
+    try:
+        since_text = parse_instant(since).astimezone(CST).isoformat() if since else None
+        until_text = parse_instant(until).astimezone(CST).isoformat() if until else None
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    with open_ledger(config, ledger_path) as ledger:
+        records = log_records(ledger, day=parse_day(day, "--date") if day else None,
+                              since=since_text, until=until_text, denied=denied, fever=fever,
+                              subject=subject)
+        if fmt == "csv":
+            click.echo(records_csv(records), nl=False)
+        elif fmt == "json":
+            for record in records:
+                click.echo(record_json(record))
+        else:
+            click.echo(table_header(config.station.locale))
+            for record in records:
+                click.echo(table_row(record, config.station.locale))
+
+
+@main.group()
+def report() -> None:
+    """Reports for the enterprise safety officer."""
+
+
+@report.command("daily")
+@config_option
+@ledger_option
+@click.option("--date", "day", help="the CST calendar day (default: today)")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
+              help="also write the register as CSV (UTF-8 with BOM, opens in Excel)")
+def report_daily(config_path: str | None, ledger_path: str | None, day: str | None,
+                 csv_path: str | None) -> None:
+    """The daily entry register (体温登记表): people, totals, fever alarms, tests due."""
+    from station.present import daily_csv, daily_text
+    from station.reports import daily_report
+
+    config = load_config(config_path)
+    with open_ledger(config, ledger_path) as ledger:
+        result = daily_report(ledger, parse_day(day, "--date"), config.policy)
+    click.echo(daily_text(result, config.station.enterprise or config.station.id,
+                          config.station.locale))
+    if csv_path:
+        with open(csv_path, "w", encoding="utf-8", newline="") as out:
+            daily_csv(result, out)
+        click.echo(f"wrote {csv_path}", err=True)
+
+
+@main.command("stats")
+@config_option
+@ledger_option
+@click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True)
+@click.option("--until", "until_day", help="last day (default: today)")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def stats_command(config_path: str | None, ledger_path: str | None, days: int,
+                  until_day: str | None, fmt: str) -> None:
+    """Entries per day and per hour, denials by reason."""
+    from station.present import stats_text
+    from station.reports import stats
+
+    config = load_config(config_path)
+    with open_ledger(config, ledger_path) as ledger:
+        result = stats(ledger, parse_day(until_day, "--until"), days)
+    if fmt == "json":
+        click.echo(json.dumps({"first_day": str(result.first_day),
+                               "last_day": str(result.last_day), "per_day": result.per_day,
+                               "per_hour": result.per_hour, "denials": result.denials},
+                              ensure_ascii=False))
+    else:
+        click.echo(stats_text(result, config.station.locale))
 
 
 @main.command("relay-off")

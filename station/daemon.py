@@ -1,0 +1,70 @@
+"""`gate-station run`: the gate loop as a daemon under systemd.
+
+Builds the configured drivers (real or fake), opens the ledger and the trust store, and runs
+`Gate.step()` until SIGTERM or SIGINT. A signal lets the current person finish; then the
+relay is switched off and the process exits 0. Logs go to stderr (journald). systemd is told
+READY=1 once the loop runs, WATCHDOG=1 after each real iteration, and STOPPING=1 on the way
+out; the unit's ExecStopPost switches the relay off even after a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from station import hardware
+from station.clock import SystemClock
+from station.config import Config
+from station.gate import Gate
+from station.ledger import Ledger
+from station.sdnotify import Notifier
+from station.trust import TrustStore
+
+log = logging.getLogger("gate-station")
+
+
+def run(config: Config, *, stop: threading.Event | None = None,
+        notifier: Notifier | None = None) -> int:
+    stop = stop or threading.Event()
+    notifier = notifier or Notifier()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s: finishing the current person, then stopping",
+                 signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, on_signal)
+
+    fakes = hardware.Fakes()
+    clock = SystemClock()
+    outputs = hardware.build_outputs(config, fakes)
+    try:
+        thermometer = hardware.build_thermometer(config, fakes)
+        if fakes.smbus is not None:
+            fakes.smbus.object_c = fakes.smbus.ambient_c = 22.0
+        scanner = hardware.build_scanner(config, fakes)
+        ledger = Ledger(config.ledger.path)
+        trust = TrustStore(config.trust.path)
+        policy = config.policy
+        gate = Gate(thermometer=thermometer, scanner=scanner, outputs=outputs, ledger=ledger,
+                    trust=lambda: trust.current, policy=lambda: policy, clock=clock)
+        outputs.on_exit_pressed(gate.press_exit)
+        log.info("gate %s running: ledger %s (epoch %s), %d trusted keys, drivers %s",
+                 config.station.id, ledger.path, ledger.epoch, len(trust.current.keys),
+                 "fake" if fakes.smbus or fakes.camera else "real")
+        notifier.notify(f"READY=1\nSTATUS=gate {config.station.id} running")
+        while not stop.is_set():
+            gate.step()
+            notifier.watchdog()
+        notifier.notify("STOPPING=1")
+        scanner.close()
+        thermometer.close()
+        ledger.close()
+    finally:
+        outputs.close()  # relay off first, whatever happened above
+    log.info("stopped; relay off")
+    return 0
