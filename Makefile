@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 export GATE_STATION_DRIVERS = fake
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup demo test lint typecheck unit bench clean install
 
 $(VENV)/.installed: pyproject.toml scripts/setup.sh
 	sh scripts/setup.sh
@@ -31,3 +31,6 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+install:
+	sh scripts/install.sh

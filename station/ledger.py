@@ -172,7 +172,7 @@ class Ledger:
             # no writer has the file open (it would have made -wal/-shm), and a read-only
             # connection cannot create them: read the file as it stands
             uri += "&immutable=1"
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == 0:

@@ -1,0 +1,57 @@
+#!/bin/sh
+# Install gate-station on a Raspberry Pi (Raspberry Pi OS bookworm), as root:
+#   sudo sh scripts/install.sh [--dry-run] [--no-enable]
+# - system user `gate-station` in the groups gpio i2c video dialout
+# - the program in /opt/gate-station/venv (a virtual environment with the package)
+# - /etc/gate-station/config.yaml from config.yaml, with real drivers and /var/lib paths
+#   (an existing config is kept)
+# - the systemd units, enabled (and started unless --no-enable)
+set -eu
+cd "$(dirname "$0")/.."
+DRY=""
+ENABLE=yes
+for arg in "$@"; do
+  case "$arg" in
+    --dry-run) DRY=echo ;;
+    --no-enable) ENABLE=no ;;
+    *) echo "usage: $0 [--dry-run] [--no-enable]" >&2; exit 2 ;;
+  esac
+done
+PREFIX=/opt/gate-station
+if [ -z "$DRY" ] && [ "$(id -u)" != 0 ]; then
+  echo "install: run as root (sudo sh scripts/install.sh)" >&2; exit 1
+fi
+
+$DRY apt-get install -y -q --no-install-recommends libzbar0 python3-venv python3-lgpio
+for group in gpio i2c video dialout; do
+  getent group "$group" >/dev/null || $DRY groupadd --system "$group"
+done
+if ! id gate-station >/dev/null 2>&1; then
+  $DRY useradd --system --home-dir /var/lib/gate-station --no-create-home \
+    --shell /usr/sbin/nologin gate-station
+fi
+$DRY usermod -a -G gpio,i2c,video,dialout gate-station
+
+$DRY mkdir -p "$PREFIX" /etc/gate-station /var/lib/gate-station
+$DRY python3 -m venv --system-site-packages "$PREFIX/venv"
+$DRY "$PREFIX/venv/bin/pip" install -q .
+if [ ! -f /etc/gate-station/config.yaml ]; then
+  if [ -n "$DRY" ]; then
+    echo "write /etc/gate-station/config.yaml (drivers: real, /var/lib/gate-station paths)"
+  else
+    sed -e 's#^drivers: fake#drivers: real#' \
+        -e 's#path: ./var/ledger.db.*#path: /var/lib/gate-station/ledger.db#' \
+        -e 's#path: ./var/trust.json.*#path: /var/lib/gate-station/trust.json#' \
+        config.yaml > /etc/gate-station/config.yaml
+    chmod 0644 /etc/gate-station/config.yaml
+  fi
+fi
+$DRY chown -R gate-station:gate-station /var/lib/gate-station
+$DRY install -m 0644 systemd/gate-station.service /etc/systemd/system/
+$DRY systemctl daemon-reload
+if [ "$ENABLE" = yes ]; then
+  $DRY systemctl enable --now gate-station.service
+else
+  $DRY systemctl enable gate-station.service
+fi
+echo "install: done. Check with: $PREFIX/venv/bin/gate-station selftest --config /etc/gate-station/config.yaml"

@@ -1,0 +1,141 @@
+"""The ledger: durability settings, identity, atomic appends, read-only readers, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from station.ledger import Ledger, LedgerError, Record
+
+
+def record(kind: str = "entry", **fields: object) -> Record:
+    return Record(kind=kind, time="2021-02-01T07:30:05.412+08:00", day="2021-02-01",  # type: ignore[arg-type]
+                  clock_synced=True, **fields)  # type: ignore[arg-type]
+
+
+def test_durability_settings(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        conn = ledger._conn
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_epoch_is_made_once_and_kept(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as first:
+        epoch = first.epoch
+    with Ledger(tmp_path / "l.db") as again:
+        assert again.epoch == epoch
+    with Ledger(tmp_path / "other.db") as other:
+        assert other.epoch != epoch  # a re-flashed card starts a new epoch
+
+
+def test_seq_counts_up_and_is_never_reused(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        written = ledger.append(record(), record(), record())
+        assert [r.seq for r in written] == [1, 2, 3]
+        ledger._conn.execute("DELETE FROM records WHERE seq = 3")  # a purge
+        assert ledger.append(record())[0].seq == 4
+
+
+def test_records_round_trip(tmp_path: Path) -> None:
+    original = record(subject="W1", name="张*", color="green", temperature_c=36.5,
+                      readings=(37.4, 36.5), decision="admit", reasons=(), boot_id="b",
+                      boottime_ns=123)
+    with Ledger(tmp_path / "l.db") as ledger:
+        (written,) = ledger.append(original)
+        (read,) = ledger.records()
+    assert read == written and read.seq == 1 and read.readings == (37.4, 36.5)
+
+
+def test_an_append_is_all_or_nothing(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        entry = record()
+        duplicate = record(event_id=entry.event_id)  # violates UNIQUE(event_id)
+        with pytest.raises(LedgerError):
+            ledger.append(record(), duplicate, entry)
+        assert ledger.count() == 0
+
+
+def test_a_full_disk_is_a_ledger_error(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger._conn.execute("PRAGMA max_page_count = 1")  # nothing more fits
+        with pytest.raises(LedgerError, match="cannot write"):
+            ledger.append(*(record(detail="x" * 4000) for _ in range(5)))
+
+
+def test_readers_are_read_only_and_do_not_block_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    writer = Ledger(path)
+    writer.append(record())
+    reader = Ledger.open_readonly(path)
+    with pytest.raises(LedgerError, match="read-only"):
+        reader.append(record())
+    with pytest.raises(sqlite3.OperationalError):
+        reader._conn.execute("DELETE FROM records")
+    reader._conn.execute("BEGIN")
+    assert reader._conn.execute("SELECT count(*) FROM records").fetchone()[0] == 1
+    started = time.perf_counter()
+    writer.append(record())  # a long read transaction is open: WAL lets the writer go on
+    assert time.perf_counter() - started < 1.0
+    reader._conn.execute("COMMIT")
+    assert reader.count() == 2
+    reader.close()
+    writer.close()
+
+
+def test_a_reader_of_a_closed_ledger_without_wal_files(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    with Ledger(path) as writer:
+        writer.append(record())
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"l.db{suffix}").unlink(missing_ok=True)
+    path.parent.chmod(0o555)  # like an officer reading a directory they cannot write
+    try:
+        with Ledger.open_readonly(path) as reader:
+            assert reader.count() == 1
+    finally:
+        path.parent.chmod(0o755)
+
+
+def test_a_concurrent_reader_sees_only_committed_records(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    with Ledger(path) as writer:
+        counts: list[int] = []
+        stop = threading.Event()
+
+        def read() -> None:
+            with Ledger.open_readonly(path) as reader:
+                while not stop.is_set():
+                    counts.append(reader.count())
+
+        thread = threading.Thread(target=read)
+        thread.start()
+        for _ in range(50):
+            writer.append(record(), record(kind="alarm"))  # always in pairs
+        stop.set()
+        thread.join()
+    assert counts and all(n % 2 == 0 for n in counts)
+
+
+def test_not_a_ledger_and_newer_schemas_are_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE x (y)")
+    with pytest.raises(LedgerError, match="not a gate-station ledger"):
+        Ledger(other)
+    newer = tmp_path / "newer.db"
+    Ledger(newer).close()
+    conn = sqlite3.connect(newer)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(LedgerError, match="newer than this program"):
+        Ledger(newer)
+    with pytest.raises(LedgerError, match="newer than this program"):
+        Ledger.open_readonly(newer)
+    with pytest.raises(LedgerError, match="no ledger here"):
+        Ledger.open_readonly(tmp_path / "missing.db")
