@@ -13,6 +13,11 @@ setup: $(VENV)/.installed
 
 demo: setup
 	$(BIN)/gate-station selftest --config config.yaml
+	rm -f var/demo-ledger.db var/demo-ledger.db-wal var/demo-ledger.db-shm
+	$(BIN)/gate-station simulate scenarios/morning-shift.yaml --config config.yaml \
+		--ledger var/demo-ledger.db
+	$(BIN)/gate-station report daily --date 2021-02-22 --config config.yaml \
+		--ledger var/demo-ledger.db
 
 lint: setup
 	$(BIN)/ruff check station drivers sync tests bench
@@ -28,6 +33,7 @@ test: lint typecheck unit
 bench: setup
 	$(BIN)/python bench/decode.py
 	$(BIN)/python bench/codes.py
+	$(BIN)/python bench/gate.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
