@@ -161,7 +161,7 @@ def bench_report(workdir: Path, records: int = 1_000_000, per_day: int = 5000) -
 def bench_daemon(seconds: float, workdir: Path) -> None:
     config = workdir / "config.yaml"
     config.write_text(f"drivers: fake\nledger:\n  path: {workdir / 'daemon.db'}\n"
-                      f"trust:\n  path: {workdir / 'trust.json'}\n")
+                      f"bundle:\n  path: {workdir / 'bundle.json'}\n")
     process = subprocess.Popen(
         [sys.executable, "-c", "from station.cli import main; main()", "run", "--config",
          str(config)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -41,7 +41,7 @@ if [ ! -f /etc/gate-station/config.yaml ]; then
   else
     sed -e 's#^drivers: fake#drivers: real#' \
         -e 's#path: ./var/ledger.db.*#path: /var/lib/gate-station/ledger.db#' \
-        -e 's#path: ./var/trust.json.*#path: /var/lib/gate-station/trust.json#' \
+        -e 's#path: ./var/bundle.json.*#path: /var/lib/gate-station/bundle.json#' \
         config.yaml > /etc/gate-station/config.yaml
     chmod 0644 /etc/gate-station/config.yaml
   fi

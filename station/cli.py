@@ -149,7 +149,7 @@ def format_claims(claims: Any, locale: Locale) -> list[tuple[str, str]]:
 @click.argument("text", required=False)
 @click.option("--file", "image", type=click.Path(), help="read the code from an image")
 @click.option("--trust", "trust_path", type=click.Path(dir_okay=False),
-              help="trust list JSON (default: the station's, trust.path in config)")
+              help="trust list JSON (default: the trust list in the station's bundle)")
 @click.option("--at", "at", help="verify as of this ISO 8601 time (default: now)")
 def verify_code(config_path: str | None, text: str | None, image: str | None,
                 trust_path: str | None, at: str | None) -> None:
@@ -168,12 +168,16 @@ def verify_code(config_path: str | None, text: str | None, image: str | None,
         if not texts:
             raise StationError(f"{image}: no QR code found")
         text = texts[0]
-    path = Path(trust_path or config.trust.path)
-    if trust_path is None and not path.exists():
-        click.echo(f"gate-station: note: {path} does not exist; trusting no key", err=True)
-        trust = TrustList()
+    if trust_path is not None:
+        trust = load_trust_file(Path(trust_path))
     else:
-        trust = load_trust_file(path)
+        from sync.bundle import load_bundle
+
+        bundle = load_bundle(Path(config.bundle.path))
+        if bundle is None:
+            click.echo(f"gate-station: note: no bundle at {config.bundle.path} yet; trusting "
+                       "no key", err=True)
+        trust = bundle.trust if bundle else TrustList()
     try:
         now = parse_instant(at) if at else dt.datetime.now(dt.UTC)
     except ValueError as error:

@@ -184,15 +184,30 @@ class PolicySettings(Section):
 class LedgerSettings(Section):
     path: str = "/var/lib/gate-station/ledger.db"
     retention_days: Annotated[int, Field(ge=1)] = 30
+    max_mb: Annotated[int, Field(ge=1)] = 2048
 
 
 class TownSettings(Section):
     url: str | None = None
     token_file: str | None = None
+    batch: Annotated[int, Field(ge=1, le=5000)] = 200
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0
+    heartbeat_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    bundle_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
+    backoff_base_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+    backoff_cap_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
+    idle_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// on a test network)")
+        return value
 
 
-class TrustSettings(Section):
-    path: str = "/var/lib/gate-station/trust.json"
+class BundleSettings(Section):
+    path: str = "/var/lib/gate-station/bundle.json"
 
 
 class Config(Section):
@@ -203,7 +218,7 @@ class Config(Section):
     outputs: OutputSettings = OutputSettings()
     policy: PolicySettings = PolicySettings()
     ledger: LedgerSettings = LedgerSettings()
-    trust: TrustSettings = TrustSettings()
+    bundle: BundleSettings = BundleSettings()
     town: TownSettings = TownSettings()
 
     def uses_fake(self, device: Literal["thermometer", "scanner", "outputs"]) -> bool:

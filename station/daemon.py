@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 
 from station import hardware
@@ -20,7 +21,7 @@ from station.config import Config
 from station.gate import Gate
 from station.ledger import Ledger
 from station.sdnotify import Notifier
-from station.trust import TrustStore
+from sync.bundle import BundleWatcher
 
 log = logging.getLogger("gate-station")
 
@@ -48,13 +49,15 @@ def run(config: Config, *, stop: threading.Event | None = None,
             fakes.smbus.object_c = fakes.smbus.ambient_c = 22.0
         scanner = hardware.build_scanner(config, fakes)
         ledger = Ledger(config.ledger.path)
-        trust = TrustStore(config.trust.path)
-        policy = config.policy
+        bundle = BundleWatcher(Path(config.bundle.path), config.policy)
+        if bundle.version is None:
+            log.warning("no bundle at %s yet: no issuer is trusted, every code is refused "
+                        "until the sync client fetches one", config.bundle.path)
         gate = Gate(thermometer=thermometer, scanner=scanner, outputs=outputs, ledger=ledger,
-                    trust=lambda: trust.current, policy=lambda: policy, clock=clock)
+                    trust=bundle.current_trust, policy=bundle.current_policy, clock=clock)
         outputs.on_exit_pressed(gate.press_exit)
-        log.info("gate %s running: ledger %s (epoch %s), %d trusted keys, drivers %s",
-                 config.station.id, ledger.path, ledger.epoch, len(trust.current.keys),
+        log.info("gate %s running: ledger %s (epoch %s), bundle %s, drivers %s",
+                 config.station.id, ledger.path, ledger.epoch, bundle.version,
                  "fake" if fakes.smbus or fakes.camera else "real")
         notifier.notify(f"READY=1\nSTATUS=gate {config.station.id} running")
         while not stop.is_set():

@@ -4,9 +4,9 @@ Shape (health-code.md): `{"keys": [{kid, alg, spki, issuer, not_before, not_afte
 "revocations": [{sub, before}]}`. A key whose `spki` does not hash to its `kid` is ignored
 with a warning; a key outside `not_before`/`not_after` is not trusted at that instant.
 
-`TrustStore` keeps the list as JSON on disk, loads it at start and swaps a new version in
-atomically (temp file, fsync, rename, fsync of the directory): a power cut leaves the old
-file or the new one, never half of each.
+On a station the list travels inside the town's bundle (sync/bundle.py), which is kept as
+JSON on disk and swapped in atomically with `atomic_write` (temp file, fsync, rename, fsync of
+the directory): a power cut leaves the old file or the new one, never half of each.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import tempfile
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,25 +191,3 @@ def load_trust_file(path: Path) -> TrustList:
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise TrustError(f"{path}: not valid JSON: {error}") from None
     return TrustList.from_document(document, str(path))
-
-
-class TrustStore:
-    """The station's trust list on disk, with atomic replacement.
-
-    A missing file means an empty list (every code is `unknown-key`) until the first bundle
-    arrives. `current` is swapped in one assignment, so a reader never sees half a list.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self.current = load_trust_file(self.path) if self.path.exists() else TrustList()
-
-    def replace(self, document: Any) -> TrustList:
-        """Validate `document`, write it atomically, then make it current."""
-        trust = TrustList.from_document(document, "new trust list")
-        data = json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True).encode()
-        with self._lock:
-            atomic_write(self.path, data)
-            self.current = trust
-        return trust

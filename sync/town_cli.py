@@ -1,6 +1,8 @@
-"""`town-server`: the town side's command line (keys and codes now; the server follows).
+"""`town-server`: the town side's command line — the sync server, stations and tokens, the
+bundle (trust keys, revocations, rules), issuer keys and health codes.
 
-A thin layer over station.codes / station.keys / station.trust.
+A thin layer over sync.store, sync.town_app, station.codes, station.keys and station.trust.
+Every command that touches the database takes `--db PATH` (default ./town.db, or $TOWN_DB).
 """
 
 from __future__ import annotations
@@ -30,6 +32,176 @@ class TownGroup(click.Group):
 @click.version_option(package_name="gate-station")
 def main() -> None:
     """The town's side: issuer keys, health codes (and, later, the sync server)."""
+
+
+def db_option(function: Any) -> Any:
+    return click.option("--db", "db_path", envvar="TOWN_DB", default="town.db",
+                        show_default=True, type=click.Path(dir_okay=False),
+                        help="the town database (SQLite file)")(function)
+
+
+def open_store(db_path: str) -> Any:
+    from sync.store import SqliteTownStore
+
+    if db_path.startswith(("postgres://", "postgresql://")):
+        raise StationError("PostgreSQL storage is not implemented yet; use a SQLite file path")
+    return SqliteTownStore(db_path)
+
+
+@main.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--silent-after", default="10m", show_default=True,
+              help="flag a station silent after this long without a heartbeat")
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning"]))
+def serve(db_path: str, host: str, port: int, silent_after: str, log_level: str) -> None:
+    """Run the town server (HTTP; put TLS in front of it in production)."""
+    import datetime as dt
+
+    import uvicorn
+
+    from station.timeparse import parse_duration
+    from sync.town_app import Settings, create_app
+
+    try:
+        silent = dt.timedelta(seconds=parse_duration(silent_after))
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--silent-after") from None
+    app = create_app(open_store(db_path), Settings(silent_after=silent))
+    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+
+
+@main.group()
+def stations() -> None:
+    """Stations and their tokens."""
+
+
+@stations.command("add")
+@db_option
+@click.argument("station_id")
+@click.option("--enterprise", required=True, help="the enterprise the gate belongs to")
+def stations_add(db_path: str, station_id: str, enterprise: str) -> None:
+    """Register a station and print its bearer token (once: only its hash is kept)."""
+    from station.config import STATION_ID
+
+    if not STATION_ID.match(station_id):
+        raise click.BadParameter("1–64 characters of A-Z a-z 0-9 . _ -", param_hint="ID")
+    token = open_store(db_path).add_station(station_id, enterprise)
+    click.echo(f"station {station_id} ({enterprise}) registered; its token (shown once):",
+               err=True)
+    click.echo(token)
+
+
+@stations.command("list")
+@db_option
+def stations_list(db_path: str) -> None:
+    """Stations with their last heartbeat, backlog, faults and acked_through per epoch."""
+    for status in open_store(db_path).stations():
+        beat = status.heartbeat
+        acked = ", ".join(f"{epoch}:{n}" for epoch, n in status.epochs.items()) or "-"
+        faults = ",".join(beat.get("faults", [])) or "-"
+        click.echo("\t".join([status.id, status.enterprise, status.last_heartbeat or "never",
+                              f"backlog={beat.get('backlog', '-')}", f"faults={faults}",
+                              f"acked={acked}"]))
+
+
+@main.command("admin-token")
+@db_option
+@click.argument("action", type=click.Choice(["new"]))
+@click.option("--note", default="", help="who the token is for")
+def admin_token(db_path: str, action: str, note: str) -> None:
+    """`admin-token new`: print a new admin token for town staff (read API, dashboard)."""
+    click.echo(open_store(db_path).new_admin_token(note))
+
+
+@main.group()
+def trust() -> None:
+    """The trust list stations receive in their bundle."""
+
+
+@trust.command("add")
+@db_option
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.option("--issuer", default="500118", show_default=True)
+@click.option("--not-before", help="ISO 8601 start of the key's validity")
+@click.option("--not-after", help="ISO 8601 end of the key's validity")
+def trust_add(db_path: str, source: str, issuer: str, not_before: str | None,
+              not_after: str | None) -> None:
+    """Add an issuer key: a public key PEM (`keys new` wrote it) or a trust-list entry JSON."""
+    from station.keys import load_public_key
+    from station.timeparse import parse_instant
+    from station.trust import TrustList, trust_entry
+
+    text = Path(source).read_text(encoding="utf-8", errors="replace")
+    if text.lstrip().startswith("{"):
+        entry = json.loads(text)
+    else:
+        try:
+            start = parse_instant(not_before).isoformat() if not_before else None
+            end = parse_instant(not_after).isoformat() if not_after else None
+        except ValueError as error:
+            raise click.BadParameter(str(error)) from None
+        entry = trust_entry(load_public_key(Path(source)), issuer, start, end)
+    checked = TrustList.from_document({"keys": [entry]}, source)
+    if not checked.keys:
+        raise StationError(f"{source}: kid does not match the key's spki")
+    open_store(db_path).add_trust_key(entry)
+    click.echo(f"trusted key {entry['kid']} ({entry.get('issuer', '')})")
+
+
+@main.command()
+@db_option
+@click.argument("subject")
+@click.option("--before", help="void codes issued before this ISO 8601 time (default: now)")
+def revoke(db_path: str, subject: str, before: str | None) -> None:
+    """Revoke every code of SUBJECT issued before a time (the issuer then re-issues one)."""
+    from station.timeparse import parse_instant
+
+    try:
+        instant = int(parse_instant(before).timestamp()) if before else int(time.time())
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--before") from None
+    open_store(db_path).revoke(subject, instant)
+    click.echo(f"revoked codes of {subject} issued before {instant}")
+
+
+@main.group()
+def rules() -> None:
+    """Policy values the town sets for every station (the keys of config.yaml's policy:)."""
+
+
+@rules.command("set")
+@db_option
+@click.argument("key")
+@click.argument("value")
+def rules_set(db_path: str, key: str, value: str) -> None:
+    """Set KEY (e.g. fever_threshold_c, returning.followup_grace_days) to VALUE (YAML)."""
+    import yaml
+
+    from sync.bundle import check_rules
+
+    parsed = yaml.safe_load(value)
+    store = open_store(db_path)
+    check_rules({**store.bundle()["rules"], key: parsed})
+    store.set_rule(key, parsed)
+    click.echo(f"rule {key} = {json.dumps(parsed, ensure_ascii=False)}")
+
+
+@rules.command("unset")
+@db_option
+@click.argument("key")
+def rules_unset(db_path: str, key: str) -> None:
+    """Remove a rule: stations go back to their own config for KEY."""
+    open_store(db_path).unset_rule(key)
+    click.echo(f"rule {key} removed")
+
+
+@main.command("bundle")
+@db_option
+def bundle_show(db_path: str) -> None:
+    """Print the bundle stations receive now."""
+    click.echo(json.dumps(open_store(db_path).bundle(), ensure_ascii=False, indent=2))
 
 
 @main.group()

@@ -27,7 +27,7 @@ def test_the_shipped_example_is_valid_and_documents_every_section() -> None:
     assert loaded.policy.returning.followup_days == (7, 14)
     text = (ROOT / "config.yaml").read_text(encoding="utf-8")
     for key in ("station:", "thermometer:", "scanner:", "outputs:", "policy:", "ledger:",
-                "town:", "trust:"):
+                "town:", "bundle:"):
         assert key in text
 
 

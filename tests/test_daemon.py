@@ -23,7 +23,7 @@ def test_ready_watchdog_and_stopping_then_exit_0(tmp_path: Path) -> None:
     listener.settimeout(20)
     config = tmp_path / "config.yaml"
     config.write_text(f"drivers: fake\nledger:\n  path: {tmp_path / 'ledger.db'}\n"
-                      f"trust:\n  path: {tmp_path / 'trust.json'}\n")
+                      f"bundle:\n  path: {tmp_path / 'bundle.json'}\n")
     process = subprocess.Popen(
         [sys.executable, "-c", "from station.cli import main; main()", "run", "--config",
          str(config)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

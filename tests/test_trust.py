@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from station.trust import TrustError, TrustList, TrustStore, atomic_write, trust_entry
+from station.trust import TrustError, TrustList, atomic_write, load_trust_file, trust_entry
 
 
 def test_a_key_whose_spki_does_not_hash_to_its_kid_is_ignored_with_a_warning(
@@ -52,27 +51,6 @@ def test_the_latest_revocation_for_a_subject_wins() -> None:
     assert trust.revoked_before("W2") is None
 
 
-def test_store_starts_empty_then_swaps_in_new_lists(tmp_path: Path, spec_key: Any) -> None:
-    store = TrustStore(tmp_path / "trust.json")
-    assert store.current.keys == ()
-    document = {"keys": [trust_entry(spec_key.public_key(), "500118")], "revocations": []}
-    store.replace(document)
-    assert len(store.current.keys) == 1
-    assert json.loads((tmp_path / "trust.json").read_text())["keys"][0]["issuer"] == "500118"
-    assert len(TrustStore(tmp_path / "trust.json").current.keys) == 1  # reloads from disk
-
-
-def test_an_invalid_new_list_leaves_the_old_one_in_place(tmp_path: Path, spec_key: Any) -> None:
-    store = TrustStore(tmp_path / "trust.json")
-    store.replace({"keys": [trust_entry(spec_key.public_key(), "500118")]})
-    before = (tmp_path / "trust.json").read_bytes()
-    with pytest.raises(TrustError):
-        store.replace({"keys": "broken"})
-    assert (tmp_path / "trust.json").read_bytes() == before
-    assert len(store.current.keys) == 1
-    assert [p.name for p in tmp_path.iterdir()] == ["trust.json"]  # no temp files left
-
-
 def test_a_failed_write_leaves_the_old_file_whole(tmp_path: Path, monkeypatch: Any) -> None:
     path = tmp_path / "trust.json"
     atomic_write(path, b"old")
@@ -91,4 +69,4 @@ def test_a_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "trust.json"
     path.write_text("{not json")
     with pytest.raises(TrustError, match=r"trust\.json: not valid JSON"):
-        TrustStore(path)
+        load_trust_file(path)

@@ -1,0 +1,172 @@
+"""The station bundle (sync.md): trust list + revocations + rules, kept as one file.
+
+The sync client writes the bundle it pulls to `bundle.path` atomically, after checking all of
+it (a trust list that parses, rules that are valid policy values): a new bundle applies whole
+or not at all, and the last good one stays on disk while the town is unreachable. The gate
+daemon reads the file through `BundleWatcher`, which notices a new version by its mtime.
+
+Rules use the keys of config.yaml's `policy:` section, nested (`{"returning": {"window":
+[...]}}`) or dotted (`{"returning.window": [...]}`); a key the town does not set keeps the
+local value.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from station.config import PolicySettings
+from station.errors import StationError
+from station.trust import TrustError, TrustList, atomic_write
+
+log = logging.getLogger("gate-station.bundle")
+
+
+class BundleError(StationError):
+    """A bundle that cannot be applied; the message names the part that is wrong."""
+
+
+def _nest(rules: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in rules.items():
+        target = nested
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        if isinstance(value, dict) and isinstance(target.get(leaf), dict):
+            target[leaf].update(value)
+        else:
+            target[leaf] = value
+    return nested
+
+
+def apply_rules(policy: PolicySettings, rules: dict[str, Any]) -> PolicySettings:
+    """`policy` with the town's rules laid over it; BundleError naming the bad key."""
+    merged = policy.model_dump()
+    for key, value in _nest(rules).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    try:
+        return PolicySettings.model_validate(merged)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        key = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "not a policy key"
+        raise BundleError(f"rules: {key}: {message}") from None
+
+
+def check_rules(rules: dict[str, Any]) -> PolicySettings:
+    return apply_rules(PolicySettings(), rules)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    version: str
+    trust: TrustList
+    rules: dict[str, Any]
+    document: dict[str, Any]
+
+
+def parse_bundle(document: Any, source: str = "bundle") -> Bundle:
+    if not isinstance(document, dict):
+        raise BundleError(f"{source}: must be a JSON object")
+    version, trust, rules = document.get("version"), document.get("trust"), document.get("rules")
+    if not isinstance(version, str) or not version:
+        raise BundleError(f"{source}: version must be text")
+    if not isinstance(rules, dict):
+        raise BundleError(f"{source}: rules must be an object")
+    try:
+        trust_list = TrustList.from_document(trust, f"{source}: trust")
+    except TrustError as error:
+        raise BundleError(str(error)) from None
+    check_rules(rules)
+    return Bundle(version, trust_list, rules, document)
+
+
+def load_bundle(path: Path) -> Bundle | None:
+    """The bundle on disk, or None when there is none yet."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise BundleError(f"{path}: cannot read: {error.strerror or error}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BundleError(f"{path}: not valid JSON: {error}") from None
+    return parse_bundle(document, str(path))
+
+
+def save_bundle(path: Path, document: Any) -> Bundle:
+    """Check the whole bundle, then replace the file atomically. Nothing changes on error."""
+    bundle = parse_bundle(document, "new bundle")
+    atomic_write(path, json.dumps(document, ensure_ascii=False, indent=1).encode())
+    return bundle
+
+
+class BundleWatcher:
+    """The daemon's view of the bundle file: trust and policy, reloaded when it changes.
+
+    A bundle that fails to load (corrupt, invalid) is logged and the last good one kept.
+    """
+
+    def __init__(self, path: Path, base_policy: PolicySettings, check_every_s: float = 2.0):
+        self.path = path
+        self.base_policy = base_policy
+        self.check_every_s = check_every_s
+        self._lock = threading.Lock()
+        self._mtime: int | None = None
+        self._checked = 0.0
+        self.trust = TrustList()
+        self.policy = base_policy
+        self.version: str | None = None
+        self._reload()
+
+    def _reload(self) -> None:
+        try:
+            mtime = os.stat(self.path).st_mtime_ns
+        except FileNotFoundError:
+            return
+        if mtime == self._mtime:
+            return
+        self._mtime = mtime
+        try:
+            bundle = load_bundle(self.path)
+        except StationError as error:
+            log.error("keeping bundle %s: %s", self.version, error)
+            return
+        if bundle is None:
+            return
+        self.trust = bundle.trust
+        self.policy = apply_rules(self.base_policy, bundle.rules)
+        self.version = bundle.version
+        log.info("bundle %s: %d trusted keys, %d revocations, rules %s", bundle.version,
+                 len(bundle.trust.keys), len(bundle.trust.revocations), bundle.rules or "none")
+
+    def refresh(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._checked >= self.check_every_s:
+                self._checked = now
+                self._reload()
+
+    def current_trust(self) -> TrustList:
+        self.refresh()
+        return self.trust
+
+    def current_policy(self) -> PolicySettings:
+        self.refresh()
+        return self.policy
