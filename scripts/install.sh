@@ -5,7 +5,9 @@
 # - the program in /opt/gate-station/venv (a virtual environment with the package)
 # - /etc/gate-station/config.yaml from config.yaml, with real drivers and /var/lib paths
 #   (an existing config is kept)
-# - the systemd units, enabled (and started unless --no-enable)
+# - the systemd units gate-station and gate-sync, enabled (and started unless --no-enable);
+#   put the station's token in /etc/gate-station/token (mode 0600, owner gate-station) and
+#   town.url / town.token_file in the config for gate-sync to push
 set -eu
 cd "$(dirname "$0")/.."
 DRY=""
@@ -47,11 +49,12 @@ if [ ! -f /etc/gate-station/config.yaml ]; then
   fi
 fi
 $DRY chown -R gate-station:gate-station /var/lib/gate-station
-$DRY install -m 0644 systemd/gate-station.service /etc/systemd/system/
+$DRY install -m 0644 systemd/gate-station.service systemd/gate-sync.service \
+  /etc/systemd/system/
 $DRY systemctl daemon-reload
 if [ "$ENABLE" = yes ]; then
-  $DRY systemctl enable --now gate-station.service
+  $DRY systemctl enable --now gate-station.service gate-sync.service
 else
-  $DRY systemctl enable gate-station.service
+  $DRY systemctl enable gate-station.service gate-sync.service
 fi
 echo "install: done. Check with: $PREFIX/venv/bin/gate-station selftest --config /etc/gate-station/config.yaml"

@@ -382,6 +382,24 @@ def stats_command(config_path: str | None, ledger_path: str | None, days: int,
         click.echo(stats_text(result, config.station.locale))
 
 
+@main.command()
+@config_option
+@click.option("--once", is_flag=True,
+              help="push until caught up, pull the bundle, heartbeat once, then exit "
+                   "(0 when nothing is left unsynced)")
+@click.option("-v", "--verbose", is_flag=True)
+def sync(config_path: str | None, once: bool, verbose: bool) -> None:
+    """Push the ledger to the town and pull its bundle (gate-sync.service runs this)."""
+    import logging
+
+    from sync.client import run_sync
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    sys.exit(run_sync(load_config(config_path), once=once))
+
+
 @main.command("relay-off")
 @config_option
 def relay_off(config_path: str | None) -> None:

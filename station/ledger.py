@@ -232,26 +232,43 @@ class Ledger:
     # -- reading ----------------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-              ) -> Iterator[dict[str, Any]]:
+              ) -> list[dict[str, Any]]:
+        """All rows of a query. Materialized on purpose: a half-read cursor would hold a
+        read transaction open and pin this connection to an old snapshot of the WAL."""
         try:
-            yield from self.db.query(sql, params)
+            return list(self.db.query(sql, params))
         except sqlite3.Error as error:
             raise LedgerError(f"{self.path}: cannot read the ledger: {error}") from None
 
     def records(self, where: str = "1", params: Sequence[Any] = (), *, order: str = "seq",
-                limit: int | None = None) -> Iterator[Record]:
-        sql = f"SELECT * FROM records WHERE {where} ORDER BY {order}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        for row in self.query(sql, params):
-            yield Record.from_row(row)
+                limit: int | None = None, page: int = 2000) -> Iterator[Record]:
+        """Matching records; in seq order they are read a page at a time, so a whole-ledger
+        export does not hold the ledger in memory."""
+        if order != "seq":
+            sql = f"SELECT * FROM records WHERE {where} ORDER BY {order}"
+            if limit is not None:
+                sql += f" LIMIT {int(limit)}"
+            for row in self.query(sql, params):
+                yield Record.from_row(row)
+            return
+        after, left = 0, limit
+        while left is None or left > 0:
+            size = page if left is None else min(page, left)
+            rows = self.query(f"SELECT * FROM records WHERE ({where}) AND seq > ? "
+                              f"ORDER BY seq LIMIT {size}", [*params, after])
+            for row in rows:
+                yield Record.from_row(row)
+            if len(rows) < size:
+                return
+            after = rows[-1]["seq"]
+            if left is not None:
+                left -= len(rows)
 
     def count(self) -> int:
-        return int(next(self.query("SELECT count(*) AS n FROM records"))["n"])
+        return int(self.query("SELECT count(*) AS n FROM records")[0]["n"])
 
     def last_seq(self) -> int:
-        row = next(self.query("SELECT max(seq) AS seq FROM records"))
-        return int(row["seq"] or 0)
+        return int(self.query("SELECT max(seq) AS seq FROM records")[0]["seq"] or 0)
 
     def close(self) -> None:
         self._conn.close()

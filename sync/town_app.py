@@ -38,7 +38,7 @@ ENTRY_CSV = ("id", "station", "enterprise", "epoch", "seq", "kind", "time", "cor
 @dataclass
 class Settings:
     silent_after: dt.timedelta = dt.timedelta(minutes=10)
-    max_in_flight: int = 256  # pushes waiting for the database before 429
+    max_in_flight: int = 256  # pushes waiting for the database before 429 (0: always 429)
 
 
 class BodyTooLarge(Exception):

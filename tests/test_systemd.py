@@ -64,12 +64,21 @@ def test_station_unit_is_hardened_as_the_design_asks() -> None:
     assert "time-sync.target" not in "\n".join(directives)
 
 
+def test_sync_and_town_units_are_hardened() -> None:
+    for name in ("gate-sync.service", "town-server.service"):
+        unit = (ROOT / "systemd" / name).read_text()
+        for line in ("StartLimitIntervalSec=0", "ProtectSystem=strict", "NoNewPrivileges=yes",
+                     "PrivateDevices=yes", "StateDirectory=", "Restart="):
+            assert line in unit, (name, line)
+    assert "User=gate-station" in (ROOT / "systemd/gate-sync.service").read_text()
+
+
 def test_install_script_dry_run_lists_every_step() -> None:
     result = subprocess.run(["sh", str(ROOT / "scripts/install.sh"), "--dry-run"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     for step in ("apt-get install", "useradd --system", "usermod -a -G gpio,i2c,video,dialout",
                  "python3 -m venv", "/etc/gate-station/config.yaml",
-                 "install -m 0644 systemd/gate-station.service",
-                 "systemctl enable --now gate-station.service"):
+                 "install -m 0644 systemd/gate-station.service systemd/gate-sync.service",
+                 "systemctl enable --now gate-station.service gate-sync.service"):
         assert step in result.stdout

@@ -1,0 +1,125 @@
+"""Nothing lost, nothing doubled: the sync path under faults, kills and a town outage.
+
+Everything runs on loopback: a real `town-server` process, a fault-injecting proxy in front
+of it, and real `gate-station sync` processes killed with SIGKILL at random instants.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from station.ledger import Ledger
+from sync.client import entry_json
+from sync.store import SqliteTownStore, canonical
+from tests.townkit import (
+    ROOT,
+    ChaosProxy,
+    Faults,
+    TownProcess,
+    fill_ledger,
+    station_setup,
+    town_cli,
+)
+
+RECORDS = int(os.environ.get("GATE_CHAOS_RECORDS", "10000"))
+KILLS = int(os.environ.get("GATE_CHAOS_KILLS", "200"))
+SYNC = [sys.executable, "-c", "from station.cli import main; main()", "sync"]
+
+
+def assert_exactly_once(town_db: Path, ledger_path: Path, count: int) -> None:
+    """The town holds seq 1..count of the epoch once each, with the station's content, and
+    the station's ledger marks every record synced."""
+    import hashlib
+
+    store = SqliteTownStore(town_db)
+    with Ledger(ledger_path) as ledger:
+        epoch = ledger.epoch
+        local = {r.seq: r for r in ledger.records()}
+        unsynced = ledger.query("SELECT count(*) AS n FROM records WHERE synced = 0")[0]["n"]
+    stored = store.epoch_records("gate-a", epoch)
+    store.close()
+    seqs = [seq for seq, _ in stored]
+    assert len(seqs) == len(set(seqs)), "a record is stored twice"
+    assert seqs == list(range(1, count + 1)), (
+        f"missing: {sorted(set(range(1, count + 1)) - set(seqs))[:10]}")
+    for seq, digest in stored:
+        record = local[seq]
+        assert digest == hashlib.sha256(canonical(entry_json(record)).encode()).hexdigest()
+    assert unsynced == 0, f"{unsynced} records not marked synced"
+
+
+def test_10000_records_200_kills_and_a_faulty_network(tmp_path: Path) -> None:
+    town = TownProcess(tmp_path / "town.db").start()
+    token = town_cli("stations", "add", "gate-a", "--enterprise", "x", "--db", str(town.db))
+    faults = Faults(drop_after_commit=0.10, reset=0.05, error_500=0.05, busy_503=0.04,
+                    busy_503_bare=0.03, stall=0.03, stall_s=3.0, seed=11)
+    station = tmp_path / "station"
+    station.mkdir()
+    rng = random.Random(7)
+    try:
+        with ChaosProxy(town.port, faults) as proxy:
+            config = station_setup(station, proxy.url, token)
+            fill_ledger(station / "ledger.db", RECORDS, alarms_every=97, recent=True)
+            killed = 0
+            for _ in range(KILLS):
+                process = subprocess.Popen([*SYNC, "--config", str(config)], cwd=ROOT,
+                                           stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL)
+                time.sleep(rng.uniform(0.15, 0.9))
+                process.send_signal(signal.SIGKILL)
+                process.wait(timeout=30)
+                killed += process.returncode == -signal.SIGKILL
+            assert killed >= KILLS * 0.95
+            # then let one run to the end, still through the faulty network
+            final = subprocess.run([*SYNC, "--once", "--config", str(config)], cwd=ROOT,
+                                   capture_output=True, text=True, timeout=600)
+            assert final.returncode == 0, final.stderr[-2000:]
+        print(f"chaos: requests by fault injected: {faults.counts}")
+        if sum(faults.counts.values()) >= 400:  # enough requests for every fault to occur
+            for kind in ("drop_after_commit", "reset", "error_500", "busy_503", "stall"):
+                assert faults.counts.get(kind, 0) > 0, f"no {kind} was injected"
+    finally:
+        town.stop()
+    assert_exactly_once(town.db, station / "ledger.db", RECORDS)
+
+
+def test_town_down_while_the_backlog_builds_then_a_full_drain(tmp_path: Path) -> None:
+    town = TownProcess(tmp_path / "town.db")
+    token = town_cli("stations", "add", "gate-a", "--enterprise", "x", "--db", str(town.db))
+    station = tmp_path / "station"
+    station.mkdir()
+    config = station_setup(station, town.url, token)
+    fill_ledger(station / "ledger.db", 1, recent=True)
+    sync = subprocess.Popen([*SYNC, "--config", str(config)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    total = 1
+    try:
+        for _ in range(6):  # the gate keeps writing while the town is unreachable
+            time.sleep(0.5)
+            fill_ledger(station / "ledger.db", 500, start=total, alarms_every=50, recent=True)
+            total += 500
+        assert sync.poll() is None  # still running, still retrying
+        town.start()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            store = SqliteTownStore(town.db)
+            stored = len(store.epoch_records("gate-a", Ledger(station / "ledger.db").epoch))
+            store.close()
+            if stored == total:
+                break
+            time.sleep(0.5)
+        time.sleep(1.0)  # let the client mark the last batch
+        sync.send_signal(signal.SIGTERM)
+        _, stderr = sync.communicate(timeout=30)
+        assert sync.returncode == 0, stderr[-2000:]
+    finally:
+        if sync.poll() is None:
+            sync.kill()
+        town.stop()
+    assert_exactly_once(town.db, station / "ledger.db", total)

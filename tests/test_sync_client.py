@@ -1,0 +1,246 @@
+"""The station's sync client against a real town-server on loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from station import config as config_module
+from station.ledger import Ledger
+from sync.client import SyncClient, backoff_delay, entry_json
+from sync.store import SqliteTownStore
+from tests.townkit import (
+    ROOT,
+    ChaosProxy,
+    Faults,
+    TownProcess,
+    fill_ledger,
+    station_setup,
+    town_cli,
+)
+
+
+@pytest.fixture
+def town(tmp_path: Path) -> Iterator[TownProcess]:
+    process = TownProcess(tmp_path / "town.db").start()
+    yield process
+    process.stop()
+
+
+def make_client(tmp_path: Path, url: str, token: str, **town: object) -> SyncClient:
+    station_dir = tmp_path / "station"
+    station_dir.mkdir(exist_ok=True)
+    config = config_module.load(station_setup(station_dir, url, token, **town))
+    return SyncClient(config, rng=random.Random(0))
+
+
+def drain(client: SyncClient) -> None:
+    """Push until nothing is left (no retention purge, unlike `run(once=True)`)."""
+    for _ in range(1000):
+        if client.push_once() is None and (client.state.blocked or client.backlog() == 0):
+            return
+    raise AssertionError("did not drain")
+
+
+def register(town: TownProcess, station: str = "gate-a") -> str:
+    return town_cli("stations", "add", station, "--enterprise", "红炉机械厂", "--db",
+                    str(town.db))
+
+
+def server_seqs(town: TownProcess, epoch: str, station: str = "gate-a") -> list[int]:
+    store = SqliteTownStore(town.db)
+    try:
+        return [seq for seq, _ in store.epoch_records(station, epoch)]
+    finally:
+        store.close()
+
+
+def test_push_marks_synced_only_what_the_town_acked(tmp_path: Path, town: TownProcess) -> None:
+    client = make_client(tmp_path, town.url, register(town))
+    fill_ledger(client.ledger.path, 450, alarms_every=100)
+    assert client.backlog() == 450
+    assert client.run(once=True) == 0  # pushes everything, then purges (records are old)
+    assert client.backlog() == 0 and client.state.pushed == 450
+    assert server_seqs(town, client.ledger.epoch) == list(range(1, 451))
+    store = SqliteTownStore(town.db)
+    first_ids = store.entries(limit=4)
+    assert [r["kind"] for r in first_ids] == ["alarm"] * 4  # alarms were pushed first
+    store.close()
+    client.close()
+
+
+def test_server_content_equals_the_ledger(tmp_path: Path, town: TownProcess) -> None:
+    client = make_client(tmp_path, town.url, register(town))
+    fill_ledger(client.ledger.path, 20)
+    drain(client)
+    store = SqliteTownStore(town.db)
+    stored = {r["seq"]: r for r in store.entries()}
+    for record in client.ledger.records():
+        sent = entry_json(record)
+        assert all(stored[record.seq][key] == value for key, value in sent.items())
+    assert len(stored) == 20
+    store.close()
+    client.close()
+
+
+def test_an_unknown_token_stops_pushing_and_keeps_the_records(tmp_path: Path,
+                                                              town: TownProcess) -> None:
+    register(town)
+    client = make_client(tmp_path, town.url, "wrong-token")
+    fill_ledger(client.ledger.path, 10)
+    assert client.run(once=True) == 1
+    assert client.state.blocked is not None and client.state.blocked.startswith("sync: 401")
+    assert client.backlog() == 10
+    assert client.push_once() is None and client.backlog() == 10  # no retry of the same bytes
+    client.close()
+
+
+def test_a_conflict_stops_pushing(tmp_path: Path, town: TownProcess) -> None:
+    client = make_client(tmp_path, town.url, register(town))
+    fill_ledger(client.ledger.path, 5)
+    drain(client)
+    client.ledger._conn.execute("UPDATE records SET temperature_c = 39.9, synced = 0 "
+                                "WHERE seq = 3")
+    drain(client)
+    assert client.state.blocked is not None and client.state.blocked.startswith("sync: 409")
+    assert client.backlog() == 1
+    client.close()
+
+
+def test_413_halves_the_batch(tmp_path: Path, town: TownProcess) -> None:
+    client = make_client(tmp_path, town.url, register(town))
+    rng = random.Random(5)
+    with Ledger(client.ledger.path) as ledger:  # incompressible 8 KB details: 1.6 MB a batch
+        from tests.townkit import fill_ledger as _  # noqa: F401
+        from station.ledger import Record
+
+        ledger.append(*(Record(kind="fault", time="2021-02-01T07:00:00.000+08:00",
+                               day="2021-02-01", clock_synced=True,
+                               detail=rng.randbytes(6000).hex()) for _ in range(200)))
+    assert client.push_once() == 0.0 and client.state.batch == 100
+    assert client.run(once=True) == 0 and client.backlog() == 0
+    client.close()
+
+
+def test_retry_after_is_obeyed_and_5xx_backs_off(tmp_path: Path, town: TownProcess) -> None:
+    token = register(town)
+    with ChaosProxy(town.port, Faults(busy_503=1.0)) as proxy:
+        client = make_client(tmp_path, proxy.url, token)
+        fill_ledger(client.ledger.path, 3)
+        assert client.push_once() == 1.0  # Retry-After: 1
+        client.close()
+    with ChaosProxy(town.port, Faults(error_500=1.0)) as proxy:
+        client = make_client(tmp_path, proxy.url, token)
+        waits = [client.push_once() for _ in range(6)]
+        caps = [min(0.5, 0.05 * 2 ** n) for n in range(6)]
+        assert all(w is not None and 0 <= w <= cap for w, cap in zip(waits, caps, strict=True))
+        assert client.backlog() == 3
+        client.close()
+
+
+def test_full_jitter_backoff() -> None:
+    rng = random.Random(1)
+    for attempt in range(12):
+        delays = [backoff_delay(attempt, 2.0, 300.0, rng) for _ in range(200)]
+        ceiling = min(300.0, 2.0 * 2 ** attempt)
+        assert all(0 <= d <= ceiling for d in delays)
+        assert max(delays) > ceiling * 0.8  # spread over the whole range
+
+
+def test_bundle_is_applied_whole_and_a_bad_one_is_refused(tmp_path: Path,
+                                                          town: TownProcess) -> None:
+    client = make_client(tmp_path, town.url, register(town))
+    town_cli("rules", "set", "fever_threshold_c", "37.5", "--db", str(town.db))
+    town_cli("revoke", "W0000009", "--db", str(town.db))
+    assert client.pull_bundle()
+    on_disk = json.loads(client.bundle_path.read_text())
+    assert on_disk["rules"] == {"fever_threshold_c": 37.5}
+    assert on_disk["trust"]["revocations"][0]["sub"] == "W0000009"
+    assert client.pull_bundle() and client.bundle_path.read_text() == json.dumps(
+        on_disk, ensure_ascii=False, indent=1)  # 304: untouched
+    store = SqliteTownStore(town.db)
+    store.set_rule("fever_threshold_c", "very hot")  # bypassing the CLI's check
+    store.close()
+    assert client.pull_bundle()
+    assert json.loads(client.bundle_path.read_text())["rules"] == {"fever_threshold_c": 37.5}
+    assert any(f.startswith("bundle:") for f in client.state.faults)
+    client.close()
+
+
+def test_heartbeat_reports_backlog_and_open_device_faults(tmp_path: Path,
+                                                          town: TownProcess) -> None:
+    client = make_client(tmp_path, town.url, register(town))
+    from station.ledger import Record
+
+    fault = {"kind": "fault", "time": "2021-02-01T07:00:00.000+08:00", "day": "2021-02-01",
+             "clock_synced": False}
+    client.ledger.append(Record(**fault, detail="camera: camera stopped delivering frames"),
+                         Record(**fault, detail="thermometer: I2C error"),
+                         Record(**fault, detail="camera: recovered"))
+    assert client.heartbeat()
+    store = SqliteTownStore(town.db)
+    (status,) = store.stations()
+    assert status.heartbeat["backlog"] == 3 and status.heartbeat["faults"] == ["thermometer"]
+    assert status.heartbeat["clock_synced"] in (True, False)
+    store.close()
+    client.close()
+
+
+def test_retention_purges_only_synced_records(tmp_path: Path, town: TownProcess) -> None:
+    client = make_client(tmp_path, town.url, register(town))
+    fill_ledger(client.ledger.path, 300)
+    client.state.batch = 100
+    client.push_once()  # only 1..100 reach the town
+    assert client.backlog() == 200
+    purged = client.housekeeping(today=dt.date(2021, 6, 1))  # all records are months old
+    assert purged == 100 and client.ledger.count() == 200 and client.backlog() == 200
+    seqs = [r.seq for r in client.ledger.records()]
+    assert seqs[0] == 101  # the unsynced ones survive whatever their age
+    client.close()
+
+
+def test_the_size_cap_raises_a_loud_fault_and_deletes_nothing(tmp_path: Path,
+                                                              town: TownProcess) -> None:
+    client = make_client(tmp_path, town.url, register(town))
+    fill_ledger(client.ledger.path, 3000)
+    client.config = client.config.model_copy(update={"ledger": client.config.ledger.model_copy(
+        update={"max_mb": 1})})
+    client.housekeeping(today=dt.date(2021, 2, 1))
+    assert any(f.startswith("ledger-size:") for f in client.state.faults)
+    assert client.ledger.count() == 3000
+    client.close()
+
+
+def test_sync_command_needs_a_town(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"ledger:\n  path: {tmp_path / 'l.db'}\n")
+    result = subprocess.run([sys.executable, "-c", "from station.cli import main; main()",
+                             "sync", "--once", "--config", str(config)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "town.url is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_tokens_never_reach_the_server_log(tmp_path: Path, town: TownProcess) -> None:
+    token = register(town)
+    admin = town_cli("admin-token", "new", "--db", str(town.db))
+    client = make_client(tmp_path, town.url, token)
+    fill_ledger(client.ledger.path, 5)
+    client.run(once=True)
+    client.close()
+    import httpx
+
+    httpx.get(f"{town.url}/api/v1/stations", headers={"Authorization": f"Bearer {admin}"})
+    httpx.get(f"{town.url}/api/v1/entries?station=gate-a",
+              headers={"Authorization": f"Bearer {admin}"})
+    town.stop()
+    log = town.log.read_text()
+    assert "POST /api/v1/stations/gate-a/entries" in log  # the access log is there
+    assert token not in log and admin not in log

@@ -1,0 +1,308 @@
+"""The town server against sync.md: authentication, ingest semantics, bad input, bundle,
+heartbeats, read API and dashboard."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sync.store import SqliteTownStore
+from sync.town_app import create_app
+
+EPOCH = str(uuid.uuid4())
+
+
+def entry(seq: int, **fields: Any) -> dict[str, Any]:
+    base = {"seq": seq, "event_id": f"e-{seq}", "kind": "entry",
+            "time": "2021-02-01T07:30:05.412+08:00", "clock_synced": True, "boot_id": "b1",
+            "boottime_ns": 1_000_000_000 + seq, "direction": "in", "subject": "W1",
+            "issuer": "500118", "color": "green", "temperature_c": 36.5, "ambient_c": 21.8,
+            "decision": "admit", "reasons": []}
+    base.update(fields)
+    return base
+
+
+def push_body(*entries: dict[str, Any], epoch: str = EPOCH) -> dict[str, Any]:
+    return {"epoch": epoch, "clock": {"wall": "2021-02-01T07:31:00.120+08:00", "synced": True,
+                                      "boot_id": "b1", "boottime_ns": 2_000_000_000},
+            "entries": list(entries)}
+
+
+class Town:
+    def __init__(self, tmp_path: Path) -> None:
+        self.store = SqliteTownStore(tmp_path / "town.db")
+        self.client = TestClient(create_app(self.store))
+        self.token_a = self.store.add_station("gate-a", "红炉机械厂")
+        self.token_b = self.store.add_station("gate-b", "永川电子")
+        self.admin = self.store.new_admin_token("test")
+
+    def push(self, body: Any, station: str = "gate-a", token: str | None = None,
+             **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token or self.token_a}",
+                   **kwargs.pop("headers", {})}
+        if isinstance(body, bytes):
+            return self.client.post(f"/api/v1/stations/{station}/entries", content=body,
+                                    headers=headers)
+        return self.client.post(f"/api/v1/stations/{station}/entries", json=body,
+                                headers=headers)
+
+    def stored(self) -> list[tuple[int, str]]:
+        return self.store.epoch_records("gate-a", EPOCH)
+
+
+@pytest.fixture
+def town(tmp_path: Path) -> Town:
+    return Town(tmp_path)
+
+
+# -- authentication ---------------------------------------------------------------------------
+
+
+def test_no_token_is_401(town: Town) -> None:
+    assert town.client.post("/api/v1/stations/gate-a/entries", json=push_body()).status_code \
+        == 401
+    bad = town.push(push_body(entry(1)), token="not-a-token")
+    assert bad.status_code == 401 and bad.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_token_used_for_another_station_is_403(town: Town) -> None:
+    assert town.push(push_body(entry(1)), station="gate-b").status_code == 403
+    headers = {"Authorization": f"Bearer {town.token_a}"}
+    assert town.client.get("/api/v1/stations/gate-b/bundle", headers=headers).status_code == 403
+    assert town.client.post("/api/v1/stations/gate-b/heartbeat", json={},
+                            headers=headers).status_code == 403
+    assert town.stored() == []
+
+
+def test_admin_endpoints_refuse_station_tokens(town: Town) -> None:
+    for path in ("/api/v1/stations", "/api/v1/entries"):
+        assert town.client.get(path).status_code == 401
+        assert town.client.get(path, headers={"Authorization": f"Bearer {town.token_a}"}
+                               ).status_code == 403
+        assert town.client.get(path, headers={"Authorization": f"Bearer {town.admin}"}
+                               ).status_code == 200
+
+
+def test_tokens_are_stored_hashed(town: Town) -> None:
+    raw = (town.store.path).read_bytes()
+    for token in (town.token_a, town.token_b, town.admin):
+        assert token.encode() not in raw
+
+
+# -- ingest ---------------------------------------------------------------------------------------
+
+
+def test_push_acks_and_counts(town: Town) -> None:
+    answer = town.push(push_body(entry(1), entry(2), entry(3))).json()
+    assert answer == {"acked_through": 3, "accepted": 3, "duplicates": 0, "quarantined": []}
+
+
+def test_acked_through_is_the_contiguous_prefix(town: Town) -> None:
+    assert town.push(push_body(entry(1), entry(2), entry(5))).json()["acked_through"] == 2
+    assert town.push(push_body(entry(3))).json()["acked_through"] == 3
+    assert town.push(push_body(entry(4))).json()["acked_through"] == 5
+
+
+def test_duplicates_are_counted_not_stored_again(town: Town) -> None:
+    town.push(push_body(entry(1), entry(2)))
+    answer = town.push(push_body(entry(1), entry(2), entry(3))).json()
+    assert answer == {"acked_through": 3, "accepted": 1, "duplicates": 2, "quarantined": []}
+    assert [seq for seq, _ in town.stored()] == [1, 2, 3]
+
+
+def test_a_seq_reused_with_other_content_is_409_and_nothing_is_stored(town: Town) -> None:
+    town.push(push_body(entry(1), entry(2)))
+    before = town.stored()
+    conflict = town.push(push_body(entry(2, temperature_c=38.0), entry(3)))
+    assert conflict.status_code == 409 and "seq 2" in conflict.json()["detail"]
+    assert town.stored() == before  # entry 3 was not stored either
+
+
+def test_a_bad_record_is_quarantined_and_counts_as_stored(town: Town) -> None:
+    answer = town.push(push_body(entry(1), entry(2, temperature_c="hot"),
+                                 entry(3, kind="teleport"), entry(4))).json()
+    assert answer == {"acked_through": 4, "accepted": 2, "duplicates": 0, "quarantined": [2, 3]}
+    rows = town.client.get("/api/v1/entries", headers={"Authorization": f"Bearer {town.admin}"}
+                           ).json()["entries"]
+    bad = [r for r in rows if r["quarantined"]]
+    assert [(r["seq"], r["raw"]["temperature_c"] if r["seq"] == 2 else r["raw"]["kind"])
+            for r in bad] == [(2, "hot"), (3, "teleport")]
+    assert "temperature_c" in bad[0]["error"]
+    again = town.push(push_body(entry(2, temperature_c="hot"))).json()
+    assert again["duplicates"] == 1 and again["quarantined"] == []
+
+
+def test_epochs_are_separate(town: Town) -> None:
+    other = str(uuid.uuid4())
+    town.push(push_body(entry(1)))
+    answer = town.push(push_body(entry(1, temperature_c=37.0), epoch=other)).json()
+    assert answer["acked_through"] == 1 and answer["accepted"] == 1
+
+
+def test_corrected_time_uses_boot_time(town: Town) -> None:
+    town.push(push_body(entry(1, clock_synced=False, time="1970-01-01T08:00:09.000+08:00")))
+    (row,) = town.store.entries()
+    assert row["time"].startswith("1970")  # kept as sent
+    assert not row["corrected_time"].startswith("1970")  # re-timed from the server's clock
+
+
+@pytest.mark.parametrize("body", [
+    b"not json", b'["a list"]', b'{"epoch": 5, "clock": {}, "entries": []}',
+    b'{"epoch": "e", "clock": {}, "entries": {}}',
+    b'{"epoch": "e", "clock": {}, "entries": [{"seq": "1"}]}',
+    b'{"epoch": "e", "clock": {}, "entries": [{"seq": 2}, {"seq": 1}]}',
+    b'{"epoch": "e", "clock": {}, "entries": [{"seq": 0}]}',
+    b'{"epoch": "e", "entries": []}',
+])
+def test_malformed_requests_are_400_and_change_nothing(town: Town, body: bytes) -> None:
+    town.push(push_body(entry(1)))
+    before = town.stored()
+    assert town.push(body, headers={"Content-Type": "application/json"}).status_code == 400
+    assert town.stored() == before
+    assert town.push(push_body(entry(2))).status_code == 200  # still up
+
+
+def test_a_2_mib_body_is_413(town: Town) -> None:
+    big = push_body(*(entry(i, detail="x" * 2000) for i in range(1, 1100)))
+    response = town.push(json.dumps(big).encode())
+    assert response.status_code == 413
+    assert town.stored() == []
+
+
+def test_gzip_bodies_are_accepted(town: Town) -> None:
+    body = gzip.compress(json.dumps(push_body(entry(1), entry(2))).encode())
+    response = town.push(body, headers={"Content-Encoding": "gzip",
+                                        "Content-Type": "application/json"})
+    assert response.json()["acked_through"] == 2
+
+
+def test_a_gzip_bomb_is_413_and_the_server_stays_up(town: Town) -> None:
+    bomb = gzip.compress(b'{"epoch": "' + b"a" * 50_000_000 + b'"}', 9)
+    assert len(bomb) < 100_000
+    response = town.push(bomb, headers={"Content-Encoding": "gzip"})
+    assert response.status_code == 413
+    assert town.push(push_body(entry(1))).status_code == 200
+
+
+def test_broken_gzip_is_400(town: Town) -> None:
+    broken = gzip.compress(json.dumps(push_body(entry(1))).encode())[:-10]
+    assert town.push(broken, headers={"Content-Encoding": "gzip"}).status_code == 400
+    assert town.push(b"\x1f\x8bnot gzip", headers={"Content-Encoding": "gzip"}
+                     ).status_code == 400
+
+
+def test_an_overloaded_server_answers_429_with_retry_after(tmp_path: Path) -> None:
+    from sync.town_app import Settings
+
+    store = SqliteTownStore(tmp_path / "t.db")
+    token = store.add_station("gate-a", "x")
+    client = TestClient(create_app(store, Settings(max_in_flight=0)))  # no room at all
+    response = client.post("/api/v1/stations/gate-a/entries", json=push_body(entry(1)),
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 429 and response.headers["Retry-After"] == "2"
+    assert store.epoch_records("gate-a", EPOCH) == []
+
+
+# -- bundle and heartbeat ---------------------------------------------------------------------
+
+
+def test_bundle_with_etag_and_304(town: Town, spec_key: Any) -> None:
+    from station.trust import trust_entry
+
+    headers = {"Authorization": f"Bearer {town.token_a}"}
+    first = town.client.get("/api/v1/stations/gate-a/bundle", headers=headers)
+    assert first.status_code == 200 and first.json()["trust"] == {"keys": [], "revocations": []}
+    etag = first.headers["ETag"]
+    same = town.client.get("/api/v1/stations/gate-a/bundle",
+                           headers={**headers, "If-None-Match": etag})
+    assert same.status_code == 304
+    town.store.add_trust_key(trust_entry(spec_key.public_key(), "500118"))
+    town.store.revoke("W9", 1612137600)
+    town.store.set_rule("fever_threshold_c", 37.5)
+    changed = town.client.get("/api/v1/stations/gate-a/bundle",
+                              headers={**headers, "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    bundle = changed.json()
+    assert bundle["rules"] == {"fever_threshold_c": 37.5}
+    assert bundle["trust"]["revocations"] == [{"sub": "W9", "before": 1612137600}]
+    assert bundle["trust"]["keys"][0]["kid"] == "ZG1r5J2fAEg="
+
+
+def test_heartbeat_is_204_and_shows_in_the_station_list(town: Town) -> None:
+    beat = {"time": "2021-02-01T07:31:00+08:00", "clock_synced": True, "version": "0.1.0",
+            "backlog": 12, "faults": ["thermometer"], "bundle_version": "v#1"}
+    response = town.client.post("/api/v1/stations/gate-a/heartbeat", json=beat,
+                                headers={"Authorization": f"Bearer {town.token_a}"})
+    assert response.status_code == 204
+    town.push(push_body(entry(1), entry(2)))
+    listing = town.client.get("/api/v1/stations",
+                              headers={"Authorization": f"Bearer {town.admin}"}).json()
+    a, b = sorted(listing, key=lambda s: s["id"])
+    assert (a["backlog"], a["faults"], a["silent"], a["acked_through"]) == (
+        12, ["thermometer"], False, {EPOCH: 2})
+    assert b["silent"] is True and b["last_heartbeat"] is None
+
+
+# -- read API and dashboard -----------------------------------------------------------------
+
+
+def test_entries_json_csv_filters_and_paging(town: Town) -> None:
+    town.push(push_body(*(entry(i) for i in range(1, 8)), entry(8, kind="alarm")))
+    headers = {"Authorization": f"Bearer {town.admin}"}
+    page = town.client.get("/api/v1/entries?limit=5", headers=headers).json()
+    assert [r["seq"] for r in page["entries"]] == [1, 2, 3, 4, 5]
+    rest = town.client.get(f"/api/v1/entries?limit=5&after={page['next_after']}",
+                           headers=headers).json()
+    assert [r["seq"] for r in rest["entries"]] == [6, 7, 8] and rest["next_after"] is None
+    alarms = town.client.get("/api/v1/entries?kind=alarm", headers=headers).json()["entries"]
+    assert [r["seq"] for r in alarms] == [8]
+    by_enterprise = town.client.get("/api/v1/entries", params={"enterprise": "永川电子"},
+                                    headers=headers).json()["entries"]
+    assert by_enterprise == []
+    csv_text = town.client.get("/api/v1/entries?format=csv", headers=headers).text
+    assert csv_text.startswith("\ufeffid,station,") and csv_text.count("\r\n") == 9
+    assert town.client.get("/api/v1/entries?format=xml", headers=headers).status_code == 422
+
+
+def test_dashboard_needs_a_login_and_shows_stations_and_alarms(town: Town) -> None:
+    town.push(push_body(entry(1, time=_today(), decision="deny", reasons=["fever"]),
+                        entry(2, kind="alarm", time=_today(), name="张*", temperature_c=38.2)))
+    page = town.client.get("/")
+    assert "Admin token" in page.text and "gate-a" not in page.text
+    assert town.client.post("/login", content=f"token={town.token_a}",
+                            headers={"Content-Type": "application/x-www-form-urlencoded"}
+                            ).status_code == 401
+    login = town.client.post("/login", content=f"token={town.admin}",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"},
+                             follow_redirects=False)
+    assert login.status_code == 303
+    town.client.cookies.set("town_admin", login.cookies["town_admin"])
+    page = town.client.get("/").text
+    for text in ("gate-a", "gate-b", "红炉机械厂", "never heard from", "38.2", "张*"):
+        assert text in page
+    assert "http://" not in page and "https://" not in page  # no asset from the internet
+
+
+def test_openapi_schema_is_served(town: Town) -> None:
+    schema = town.client.get("/openapi.json").json()
+    assert "/api/v1/stations/{station_id}/entries" in schema["paths"]
+
+
+def _today() -> str:
+    import datetime as dt
+
+    from station.clock import CST
+
+    return dt.datetime.now(CST).isoformat(timespec="milliseconds")
+
+
+def test_zlib_is_not_gzip(town: Town) -> None:
+    body = zlib.compress(json.dumps(push_body(entry(1))).encode())
+    assert town.push(body, headers={"Content-Encoding": "gzip"}).status_code == 400
