@@ -34,6 +34,7 @@ bench: setup
 	$(BIN)/python bench/decode.py
 	$(BIN)/python bench/codes.py
 	$(BIN)/python bench/gate.py
+	$(BIN)/python bench/sync.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -68,6 +68,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX records_returned ON records (returned) WHERE returned IS NOT NULL;
     CREATE INDEX records_unsynced ON records (seq) WHERE synced = 0;
     """,
+    # 2: pending alarms, which the sync client sends before everything else
+    """
+    CREATE INDEX records_unsynced_alarms ON records (seq) WHERE synced = 0 AND kind = 'alarm';
+    """,
 )
 
 

@@ -122,7 +122,7 @@ class SyncClient:
         self.http = httpx.Client(headers={"Authorization": f"Bearer {token}",
                                           "User-Agent": "gate-station-sync/1"},
                                  timeout=town.timeout_s, transport=transport)
-        self._alarms_pushed: set[int] = set()
+        self._alarm_floor = 0  # alarms up to here were sent ahead of their turn
 
     def close(self) -> None:
         self.http.close()
@@ -136,10 +136,11 @@ class SyncClient:
 
     def _next_batch(self) -> list[Record]:
         size = self.state.batch
-        alarms = [r for r in self.ledger.records("synced = 0 AND kind = 'alarm'", limit=size)
-                  if r.seq not in self._alarms_pushed]
+        # alarms go before older ordinary records (index: records_unsynced_alarms)
+        alarms = list(self.ledger.records("synced = 0 AND kind = 'alarm' AND seq > ?",
+                                          [self._alarm_floor], limit=size))
         if alarms:
-            return alarms  # alarms go before older ordinary records
+            return alarms
         return list(self.ledger.records("synced = 0", limit=size))
 
     def push_once(self) -> float | None:
@@ -184,9 +185,8 @@ class SyncClient:
             acked = int(answer["acked_through"])
         except (ValueError, KeyError, TypeError):
             return self._failed("push: the town's answer is not sync.md's shape", None)
-        for record in batch:
-            if record.kind == "alarm" and record.seq is not None:
-                self._alarms_pushed.add(record.seq)
+        if all(record.kind == "alarm" for record in batch):
+            self._alarm_floor = max(self._alarm_floor, max(r.seq or 0 for r in batch))
         try:
             with self.ledger._conn:
                 self.ledger._conn.execute("BEGIN IMMEDIATE")

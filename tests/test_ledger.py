@@ -23,7 +23,7 @@ def test_durability_settings(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_epoch_is_made_once_and_kept(tmp_path: Path) -> None:
@@ -139,3 +139,18 @@ def test_not_a_ledger_and_newer_schemas_are_refused(tmp_path: Path) -> None:
         Ledger.open_readonly(newer)
     with pytest.raises(LedgerError, match="no ledger here"):
         Ledger.open_readonly(tmp_path / "missing.db")
+
+
+def test_an_older_ledger_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    with Ledger(path) as ledger:
+        ledger.append(record())
+        epoch = ledger.epoch
+        ledger._conn.execute("DROP INDEX records_unsynced_alarms")
+        ledger._conn.execute("PRAGMA user_version = 1")  # as schema 1 left it
+    with Ledger(path) as upgraded:
+        conn = upgraded._conn
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = "
+                            "'records_unsynced_alarms'").fetchone()[0] == 1
+        assert upgraded.epoch == epoch and upgraded.count() == 1

@@ -3,6 +3,7 @@ and station set-up (config, token, a ledger full of records)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
@@ -171,10 +172,8 @@ class ChaosProxy:
         if fault == "drop_after_commit" or response is None:
             client.close()  # the server has committed; the station never hears so
             return
-        try:
+        with contextlib.suppress(OSError):
             client.sendall(response)
-        except OSError:
-            pass
         client.close()
 
 
@@ -190,7 +189,7 @@ def _read_message(sock: socket.socket) -> bytes | None:
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
         if not chunk:
-            return None if not data else data
+            return data or None
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     length = 0

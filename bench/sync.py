@@ -1,0 +1,131 @@
+"""Sync benchmarks over loopback against a real `town-server` process (issue targets):
+
+  drain    `gate-station sync --once` drains a 100,000-record backlog             [≤ 30 s]
+  ingest   50 stations pushing batches of 200 at once, SQLite default   [≥ 5,000 records/s]
+
+    python bench/sync.py [drain ingest] [--records 100000] [--stations 50] [--batches 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from sync.store import SqliteTownStore  # noqa: E402
+from tests.townkit import TownProcess, fill_ledger, station_setup  # noqa: E402
+
+
+def bench_drain(records: int, workdir: Path) -> None:
+    store = SqliteTownStore(workdir / "drain.db")
+    token = store.add_station("gate-a", "bench")
+    store.close()
+    station = workdir / "station"
+    station.mkdir()
+    started = time.perf_counter()
+    fill_ledger(station / "ledger.db", records, alarms_every=200, recent=True)
+    print(f"drain: made a {records:,}-record backlog in {time.perf_counter() - started:.1f} s")
+    town = TownProcess(workdir / "drain.db").start()
+    try:
+        config = station_setup(station, town.url, token, timeout_s=30)
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-c", "from station.cli import main; main()",
+                                 "sync", "--once", "--config", str(config)], cwd=ROOT,
+                                capture_output=True, text=True)
+        elapsed = time.perf_counter() - started
+    finally:
+        town.stop()
+    if result.returncode:
+        raise SystemExit(result.stderr[-2000:])
+    store = SqliteTownStore(workdir / "drain.db")
+    (status,) = store.stations()
+    acked = max(status.epochs.values())
+    store.close()
+    print(f"drain: {records:,} records to the town in {elapsed:.1f} s wall "
+          f"({records / elapsed:,.0f} records/s, process start included); acked_through {acked}")
+
+
+def bench_ingest(stations: int, batches: int, workdir: Path) -> None:
+    store = SqliteTownStore(workdir / "ingest.db")
+    tokens = [store.add_station(f"gate-{i:02d}", f"enterprise {i % 7}") for i in range(stations)]
+    store.close()
+    town = TownProcess(workdir / "ingest.db").start()
+    template = {"kind": "entry", "time": "2021-02-01T07:30:05.412+08:00",
+                "clock_synced": True, "boot_id": "b", "direction": "in", "subject": "W0012345",
+                "name": "张*", "issuer": "500118", "color": "green", "temperature_c": 36.5,
+                "ambient_c": 21.8, "readings": [36.5], "decision": "admit", "reasons": []}
+
+    def bodies(index: int) -> list[bytes]:
+        epoch = str(uuid.uuid4())
+        out = []
+        for batch in range(batches):
+            entries = [{**template, "seq": batch * 200 + n + 1, "event_id": str(uuid.uuid4()),
+                        "boottime_ns": batch * 200 + n} for n in range(200)]
+            out.append(json.dumps({"epoch": epoch, "clock": {"boot_id": "b", "synced": True,
+                                                             "boottime_ns": 10**12},
+                                   "entries": entries}).encode())
+        return out
+
+    prepared = [bodies(i) for i in range(stations)]
+    failures: list[int] = []
+    barrier = threading.Barrier(stations + 1)
+
+    def push(index: int) -> None:
+        url = f"{town.url}/api/v1/stations/gate-{index:02d}/entries"
+        with httpx.Client(headers={"Authorization": f"Bearer {tokens[index]}",
+                                   "Content-Type": "application/json"}, timeout=120) as client:
+            barrier.wait()
+            for body in prepared[index]:
+                response = client.post(url, content=body)
+                if response.status_code != 200:
+                    failures.append(response.status_code)
+
+    threads = [threading.Thread(target=push, args=(i,)) for i in range(stations)]
+    try:
+        for thread in threads:
+            thread.start()
+        barrier.wait()
+        started = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        town.stop()
+    total = stations * batches * 200
+    print(f"ingest: {stations} stations × {batches} batches of 200 = {total:,} records in "
+          f"{elapsed:.1f} s: {total / elapsed:,.0f} records/s "
+          f"({len(failures)} non-200 answers: {sorted(set(failures))})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("which", nargs="*", default=["drain", "ingest"])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--stations", type=int, default=50)
+    parser.add_argument("--batches", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sync-bench-") as scratch:
+        workdir = Path(scratch)
+        for which in args.which:
+            if which == "drain":
+                bench_drain(args.records, workdir)
+            elif which == "ingest":
+                bench_ingest(args.stations, args.batches, workdir)
+            else:
+                parser.error(f"unknown benchmark {which!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
