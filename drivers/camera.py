@@ -22,9 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from drivers.decoders import DEFAULT_CHAIN, DecoderChain, Frame
-from station.errors import ScannerError
-
-REOPEN_BACKOFF_S = (0.5, 10.0)
+from drivers.reopen import Reopener
 
 
 class CaptureLike(Protocol):
@@ -82,30 +80,23 @@ class CameraScanner:
         self._sleep = sleep
         self._monotonic = monotonic
         self._capture: CaptureLike | None = None
-        self._failures = 0
-        self._next_attempt = 0.0
-        self.fault: str | None = None
+        self._reopen = Reopener(sleep, monotonic)
         self.frames = 0
+
+    @property
+    def fault(self) -> str | None:
+        return self._reopen.fault
 
     def _ensure_open(self) -> CaptureLike:
         if self._capture is not None:
             return self._capture
-        now = self._monotonic()
-        if now < self._next_attempt:
-            self._sleep(self._next_attempt - now)
+        self._reopen.wait()
         capture = self._open_capture()
         if not capture.isOpened():
             capture.release()
-            self._failed("camera could not be opened")
+            self._reopen.failed("camera could not be opened")
         self._capture = capture
         return capture
-
-    def _failed(self, why: str) -> None:
-        self._failures += 1
-        low, high = REOPEN_BACKOFF_S
-        self._next_attempt = self._monotonic() + min(high, low * 2 ** (self._failures - 1))
-        self.fault = why
-        raise ScannerError(why)
 
     def read_frame(self) -> Frame:
         """One grayscale frame; ScannerError (and a later reopen) when the camera fails."""
@@ -114,8 +105,8 @@ class CameraScanner:
         if not ok or frame is None:
             capture.release()
             self._capture = None
-            self._failed("camera stopped delivering frames")
-        self._failures, self.fault = 0, None
+            self._reopen.failed("camera stopped delivering frames")
+        self._reopen.succeeded()
         self.frames += 1
         array = np.asarray(frame, dtype=np.uint8)
         if array.ndim == 3:

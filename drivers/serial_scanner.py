@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from drivers.camera import REOPEN_BACKOFF_S, HoldOff
-from station.errors import ScannerError
+from drivers.camera import HoldOff
+from drivers.reopen import Reopener
 
 MAX_LINE = 4096
 _CONTROL = bytes(range(0x20)).replace(b"\t", b"") + b"\x7f"
@@ -70,29 +70,22 @@ class SerialScanner:
         self._port: Any = None
         self._buffer = bytearray()
         self._lines: list[bytes] = []
-        self._failures = 0
-        self._next_attempt = 0.0
-        self.fault: str | None = None
+        self._reopen = Reopener(sleep, monotonic)
         self.dropped_lines = 0
+
+    @property
+    def fault(self) -> str | None:
+        return self._reopen.fault
 
     def _ensure_open(self) -> Any:
         if self._port is not None:
             return self._port
-        now = self._monotonic()
-        if now < self._next_attempt:
-            self._sleep(self._next_attempt - now)
+        self._reopen.wait()
         try:
             self._port = self._open_port()
         except (OSError, ValueError) as error:  # SerialException derives from OSError
-            self._failed(f"serial scanner could not be opened: {error}")
+            self._reopen.failed(f"serial scanner could not be opened: {error}")
         return self._port
-
-    def _failed(self, why: str) -> None:
-        self._failures += 1
-        low, high = REOPEN_BACKOFF_S
-        self._next_attempt = self._monotonic() + min(high, low * 2 ** (self._failures - 1))
-        self.fault = why
-        raise ScannerError(why)
 
     def _read_available(self) -> None:
         port = self._ensure_open()
@@ -100,8 +93,8 @@ class SerialScanner:
             chunk = port.read(max(1, port.in_waiting))
         except (OSError, TypeError) as error:  # pyserial raises TypeError on a vanished fd
             self._drop_port()
-            self._failed(f"serial scanner vanished: {error}")
-        self._failures, self.fault = 0, None
+            self._reopen.failed(f"serial scanner vanished: {error}")
+        self._reopen.succeeded()
         self._buffer.extend(chunk)
         while True:
             cut = min((i for i in (self._buffer.find(b"\r"), self._buffer.find(b"\n")) if i >= 0),

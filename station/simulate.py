@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from pydantic import ValidationError
 
 from drivers.camera import CameraScanner
 from drivers.fake_camera import FakeCamera
@@ -107,20 +106,13 @@ class Run:
 
 
 def run_policy(config: Config, overrides: dict[str, Any], source: str) -> PolicySettings:
-    """config.yaml's policy with the scenario's overrides merged in (nested keys too)."""
-    merged = config.policy.model_dump()
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
+    """config.yaml's policy with the scenario's `policy:` laid over it (nested keys too)."""
+    from sync.bundle import BundleError, apply_rules
+
     try:
-        return PolicySettings.model_validate(merged)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        key = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
-        raise ScenarioError(f"{source}: policy.{key}: "
-                            f"{first['msg'].removeprefix('Value error, ')}") from None
+        return apply_rules(config.policy, overrides, "policy")
+    except BundleError as error:
+        raise ScenarioError(f"{source}: {error}") from None
 
 
 def run_trust(scenario: Scenario, key: ed25519.Ed25519PrivateKey, source: str) -> TrustList:

@@ -48,8 +48,10 @@ def _nest(rules: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
-def apply_rules(policy: PolicySettings, rules: dict[str, Any]) -> PolicySettings:
-    """`policy` with the town's rules laid over it; BundleError naming the bad key."""
+def apply_rules(policy: PolicySettings, rules: dict[str, Any], label: str = "rules"
+                ) -> PolicySettings:
+    """`policy` with overrides (the town's rules, a scenario's policy:) laid over it;
+    BundleError naming `label` and the bad key."""
     merged = policy.model_dump()
     for key, value in _nest(rules).items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
@@ -64,7 +66,7 @@ def apply_rules(policy: PolicySettings, rules: dict[str, Any]) -> PolicySettings
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             message = "not a policy key"
-        raise BundleError(f"rules: {key}: {message}") from None
+        raise BundleError(f"{label}.{key}: {message}") from None
 
 
 def check_rules(rules: dict[str, Any]) -> PolicySettings:

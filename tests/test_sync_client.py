@@ -243,3 +243,33 @@ def test_tokens_never_reach_the_server_log(tmp_path: Path, town: TownProcess) ->
     log = town.log.read_text()
     assert "POST /api/v1/stations/gate-a/entries" in log  # the access log is there
     assert token not in log and admin not in log
+
+
+def test_a_station_whose_clock_never_synced_still_pushes(tmp_path: Path,
+                                                         town: TownProcess) -> None:
+    from station.clock import VirtualClock
+
+    token = register(town)
+    station_dir = tmp_path / "station"
+    station_dir.mkdir()
+    config = config_module.load(station_setup(station_dir, town.url, token))
+    clock = VirtualClock(synced=False)  # a Pi after a power cut, NTP never answered
+    client = SyncClient(config, clock=clock, rng=random.Random(0))
+    from station.ledger import Record
+
+    clock.sleep(30)
+    client.ledger.append(Record(kind="entry", time="1970-01-01T08:00:30.000+08:00",
+                                day="1970-01-01", clock_synced=False, boot_id=clock.boot_id,
+                                boottime_ns=clock.boottime_ns(), decision="deny",
+                                reasons=("no-code",)))
+    clock.sleep(10)  # pushed ten seconds later
+    drain(client)
+    assert client.backlog() == 0
+    store = SqliteTownStore(town.db)
+    (row,) = store.entries()
+    store.close()
+    assert row["time"].startswith("1970") and row["clock_synced"] is False
+    corrected = dt.datetime.fromisoformat(row["corrected_time"])
+    received = dt.datetime.fromisoformat(row["received"])
+    assert abs((received - corrected).total_seconds() - 10) < 1  # re-timed by boot time
+    client.close()
