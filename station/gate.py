@@ -234,8 +234,9 @@ class Gate:
         if self._ledger_outage is None:
             return
         since, turned_away = self._ledger_outage
-        record = self._record("fault", detail=f"ledger: could not be written from {since}; "
-                                              f"people turned away unrecorded: {turned_away}")
+        record = self._record("fault", detail=f"ledger: recovered; it could not be written "
+                                              f"from {since}; people turned away unrecorded: "
+                                              f"{turned_away}")
         try:
             committed = self.ledger.append(record)
         except LedgerError:

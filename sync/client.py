@@ -255,7 +255,7 @@ class SyncClient:
             device, _, rest = (row["detail"] or "").partition(":")
             if device in DEVICES and device not in latest:
                 latest[device] = rest.strip()
-        return sorted(d for d, rest in latest.items() if rest != "recovered")
+        return sorted(d for d, rest in latest.items() if not rest.startswith("recovered"))
 
     def heartbeat(self) -> bool:
         from importlib.metadata import version

@@ -382,13 +382,14 @@ class SqliteTownStore:
         if kind:
             where.append("r.kind = ?")
             params.append(kind)
-        order = "DESC" if newest_first else "ASC"
-        if newest_first:
+        order = "r.id"
+        if newest_first:  # by when it happened (re-timed where possible), not by arrival
             where[0] = "1"
             params.pop(0)
+            order = "coalesce(r.corrected_time, r.time) DESC, r.id DESC"
         rows = self._query(
             f"SELECT r.*, s.enterprise FROM records r JOIN stations s ON s.id = r.station "
-            f"WHERE {' AND '.join(where)} ORDER BY r.id {order} LIMIT ?", (*params, limit))
+            f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", (*params, limit))
         return [_entry_out(row) for row in rows]
 
     def day_summary(self, day: dt.date) -> list[dict[str, Any]]:

@@ -182,11 +182,13 @@ def test_heartbeat_reports_backlog_and_open_device_faults(tmp_path: Path,
              "clock_synced": False}
     client.ledger.append(Record(**fault, detail="camera: camera stopped delivering frames"),
                          Record(**fault, detail="thermometer: I2C error"),
-                         Record(**fault, detail="camera: recovered"))
+                         Record(**fault, detail="camera: recovered"),
+                         Record(**fault, detail="ledger: recovered; it could not be written "
+                                                "from …; people turned away unrecorded: 1"))
     assert client.heartbeat()
     store = SqliteTownStore(town.db)
     (status,) = store.stations()
-    assert status.heartbeat["backlog"] == 3 and status.heartbeat["faults"] == ["thermometer"]
+    assert status.heartbeat["backlog"] == 4 and status.heartbeat["faults"] == ["thermometer"]
     assert status.heartbeat["clock_synced"] in (True, False)
     store.close()
     client.close()
