@@ -125,8 +125,9 @@ class MeasureSettings:
 class MLX90614:
     """The MLX90614 on an SMBus.
 
-    `bus` is an I2C bus number (opened with `smbus2.SMBus`, and closed by `close()`), or any
-    object with smbus2's SMBus methods (kept open; the caller owns it). `sleep`/`monotonic`
+    `bus` is an I2C bus number (opened with `smbus2.SMBus` on first use — a missing bus is a
+    BusError from the reads, retried on every read — and closed by `close()`), or any object
+    with smbus2's SMBus methods (kept open; the caller owns it). `sleep`/`monotonic`
     are injected so tests and the simulator run on a virtual clock.
     """
 
@@ -140,17 +141,9 @@ class MLX90614:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        if isinstance(bus, int):
-            import smbus2  # hardware library, imported only where used
-
-            try:
-                self._bus: SMBusLike = smbus2.SMBus(bus)
-            except OSError as error:
-                raise BusError(f"cannot open I2C bus /dev/i2c-{bus}: {error.strerror}") from error
-            self._owns_bus = True
-        else:
-            self._bus = bus
-            self._owns_bus = False
+        self._bus_number = bus if isinstance(bus, int) else None
+        self._bus: SMBusLike | None = None if isinstance(bus, int) else bus
+        self._owns_bus = isinstance(bus, int)
         self.address = address
         self.retries = retries
         self.settings = settings or MeasureSettings()
@@ -161,13 +154,27 @@ class MLX90614:
 
     # -- register access ------------------------------------------------------------------
 
+    def _open_bus(self) -> SMBusLike:
+        """The bus, opened on first use and again after it failed to open, so that a missing
+        /dev/i2c-N is a thermometer fault the gate records, not a crash at start."""
+        if self._bus is None:
+            import smbus2  # hardware library, imported only where used
+
+            try:
+                self._bus = smbus2.SMBus(self._bus_number)
+            except OSError as error:
+                raise BusError(f"cannot open I2C bus /dev/i2c-{self._bus_number}: "
+                               f"{error.strerror}") from error
+        return self._bus
+
     def _read_once(self, command: int) -> int:
         from smbus2 import i2c_msg  # message structs only; no device is opened
 
         write = i2c_msg.write(self.address, [command])
         read = i2c_msg.read(self.address, 3)
+        bus = self._open_bus()
         try:
-            self._bus.i2c_rdwr(write, read)
+            bus.i2c_rdwr(write, read)
         except OSError as error:
             name = errno.errorcode.get(error.errno or 0, str(error.errno))
             raise BusError(
@@ -269,7 +276,7 @@ class MLX90614:
         lsb, msb = word & 0xFF, word >> 8
         pec = crc8(bytes([self.address << 1, command, lsb, msb]))
         try:
-            self._bus.write_i2c_block_data(self.address, command, [lsb, msb, pec])
+            self._open_bus().write_i2c_block_data(self.address, command, [lsb, msb, pec])
         except OSError as error:
             raise BusError(f"MLX90614 write 0x{command:02X} failed: {error}") from error
 
@@ -306,5 +313,6 @@ class MLX90614:
             self._sleep(settings.poll_interval_s)
 
     def close(self) -> None:
-        if self._owns_bus:
+        if self._owns_bus and self._bus is not None:
             self._bus.close()
+            self._bus = None

@@ -173,8 +173,10 @@ def record_problem(entry: dict[str, Any]) -> str | None:
 
 def corrected_time(entry: dict[str, Any], clock: dict[str, Any],
                    received: dt.datetime) -> str | None:
-    """server_now − (clock.boottime_ns − entry.boottime_ns) for records of the request's boot;
-    the station's own time when its clock was synchronized; else unknown."""
+    """The station's own time when its clock was NTP-synchronized; otherwise, for records of
+    the request's boot, server_now − (clock.boottime_ns − entry.boottime_ns); else unknown."""
+    if entry.get("clock_synced") is True:
+        return str(entry["time"])
     same_boot = (isinstance(clock.get("boot_id"), str) and clock.get("boot_id") ==
                  entry.get("boot_id") and type(clock.get("boottime_ns")) is int
                  and type(entry.get("boottime_ns")) is int)
@@ -183,8 +185,6 @@ def corrected_time(entry: dict[str, Any], clock: dict[str, Any],
         if ago_ns >= 0:
             return (received - dt.timedelta(microseconds=ago_ns // 1000)).isoformat(
                 timespec="milliseconds")
-    if entry.get("clock_synced") is True:
-        return str(entry["time"])
     return None
 
 

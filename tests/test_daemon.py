@@ -60,3 +60,41 @@ def test_notifier_abstract_socket_and_interval() -> None:
     assert notifier.address == "\0gate-test"
     assert notifier.watchdog_interval_s == 15.0
     assert notifier.notify("READY=1") is False  # nobody listening: reported, not raised
+
+
+def test_a_missing_thermometer_bus_is_a_recorded_fault_not_a_crash(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"drivers: fake\nthermometer:\n  driver: mlx90614\n  bus: 99\n"
+                      f"ledger:\n  path: {tmp_path / 'ledger.db'}\n"
+                      f"bundle:\n  path: {tmp_path / 'bundle.json'}\n")
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from station.cli import main; main()", "run", "--config",
+         str(config)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        faults: list[str] = []
+        while time.monotonic() < deadline and not faults:
+            time.sleep(0.3)
+            if (tmp_path / "ledger.db").exists():
+                with Ledger.open_readonly(tmp_path / "ledger.db") as ledger:
+                    faults = [r.detail or "" for r in ledger.records("kind = 'fault'")]
+        assert process.poll() is None  # still running, denying everyone until it is fixed
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert faults and faults[0].startswith("thermometer: cannot open I2C bus /dev/i2c-99")
+    assert process.returncode == 0, stderr
+
+
+def test_the_system_clock_knows_its_boot() -> None:
+    from station.clock import SystemClock
+
+    clock = SystemClock()
+    first = clock.boottime_ns()
+    assert clock.boot_id and clock.boot_id == SystemClock().boot_id
+    assert clock.boottime_ns() >= first > 0
+    assert isinstance(clock.synced(), bool)
+    offset = clock.now().utcoffset()
+    assert offset is not None and offset.total_seconds() == 8 * 3600  # CST

@@ -181,6 +181,10 @@ def test_measure_raises_on_a_sensor_fault(clock: VirtualClock) -> None:
         sensor(bus, clock).measure(timeout_s=3)
 
 
-def test_real_bus_number_opens_smbus2_and_reports_a_missing_bus() -> None:
+def test_a_missing_bus_is_a_fault_on_every_read_not_a_crash(clock: VirtualClock) -> None:
+    thermometer = MLX90614(99, sleep=clock.sleep, monotonic=clock.monotonic)  # no /dev/i2c-99
     with pytest.raises(BusError, match="i2c-99"):
-        MLX90614(99)
+        thermometer.object_temperature()
+    with pytest.raises(BusError, match="i2c-99"):
+        thermometer.measure(timeout_s=1)
+    thermometer.close()

@@ -306,3 +306,12 @@ def _today() -> str:
 def test_zlib_is_not_gzip(town: Town) -> None:
     body = zlib.compress(json.dumps(push_body(entry(1))).encode())
     assert town.push(body, headers={"Content-Encoding": "gzip"}).status_code == 400
+
+
+def test_alarms_newest_first_by_when_they_happened(town: Town) -> None:
+    town.push(push_body(entry(1, kind="alarm", time="2021-02-01T08:00:00.000+08:00"),
+                        entry(2, kind="alarm", time="2021-02-01T09:00:00.000+08:00")))
+    town.push(push_body(entry(1, kind="alarm", time="2021-02-01T07:00:00.000+08:00"),
+                        epoch=str(uuid.uuid4())))  # arrives last, happened first
+    newest = town.store.entries(kind="alarm", newest_first=True)
+    assert [r["time"][11:13] for r in newest] == ["09", "08", "07"]
