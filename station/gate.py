@@ -19,7 +19,6 @@ Fail closed, everywhere:
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -74,7 +73,6 @@ class Gate:
         self.presence_handled = False
         self.latencies_s: deque[float] = deque(maxlen=10_000)
         self.iterations = 0
-        self.lock = threading.Lock()
 
     # -- inputs from other threads --------------------------------------------------------
 
@@ -85,21 +83,21 @@ class Gate:
     # -- the loop ---------------------------------------------------------------------------
 
     def step(self) -> None:
-        """One iteration of the gate loop."""
-        with self.lock:
-            self.iterations += 1
-            self._retry_ledger()
-            self._handle_exits()
-            try:
-                text = self.scanner.scan(self.timing.idle_scan_s)
-            except ScannerError as error:
-                self._fault("camera", str(error))
-                return
-            self._recovered("camera")
-            if text is not None:
-                self.handle_code(text)
-            else:
-                self._check_presence()
+        """One iteration of the gate loop. Only the loop's thread calls it; the exit button's
+        thread only appends to `exit_presses` (a deque: thread-safe)."""
+        self.iterations += 1
+        self._retry_ledger()
+        self._handle_exits()
+        try:
+            text = self.scanner.scan(self.timing.idle_scan_s)
+        except ScannerError as error:
+            self._fault("camera", str(error))
+            return
+        self._recovered("camera")
+        if text is not None:
+            self.handle_code(text)
+        else:
+            self._check_presence()
 
     def handle_code(self, text: str) -> None:
         """A code was read: the whole decision for one person."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from drivers.camera import CameraScanner, open_cv_capture
@@ -30,7 +30,6 @@ class Fakes:
     camera: FakeCamera | None = None
     serial_port: Any = None
     pin_factory: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def measure_settings(config: Config) -> MeasureSettings:

@@ -271,9 +271,6 @@ class Ledger:
     def count(self) -> int:
         return int(self.query("SELECT count(*) AS n FROM records")[0]["n"])
 
-    def last_seq(self) -> int:
-        return int(self.query("SELECT max(seq) AS seq FROM records")[0]["seq"] or 0)
-
     def close(self) -> None:
         self._conn.close()
 

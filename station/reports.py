@@ -20,27 +20,19 @@ def log_records(ledger: Ledger, *, day: dt.date | None = None, since: str | None
                 until: str | None = None, denied: bool = False, fever: bool = False,
                 subject: str | None = None, kind: str | None = None) -> Iterator[Record]:
     """Records matching every filter given, oldest first."""
-    where, params = ["1"], []
-    if day is not None:
-        where.append("day = ?")
-        params.append(day.isoformat())
-    if since is not None:
-        where.append("time >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("time < ?")
-        params.append(until)
+    where: list[str] = ["1"]
+    params: list[Any] = []
+    for condition, value in (("day = ?", day.isoformat() if day else None),
+                             ("time >= ?", since), ("time < ?", until),
+                             ("subject = ?", subject), ("kind = ?", kind)):
+        if value is not None:
+            where.append(condition)
+            params.append(value)
     if denied:
         where.append("kind = 'entry' AND decision = 'deny'")
     if fever:
         where.append("(kind = 'alarm' OR EXISTS (SELECT 1 FROM json_each(reasons) "
                      "WHERE value = 'fever'))")
-    if subject is not None:
-        where.append("subject = ?")
-        params.append(subject)
-    if kind is not None:
-        where.append("kind = ?")
-        params.append(kind)
     return ledger.records(" AND ".join(where), params)
 
 

@@ -19,7 +19,7 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -127,7 +127,12 @@ class TownStore(Protocol):
 
     def stations(self) -> list[StationStatus]: ...
 
-    def entries(self, **filters: Any) -> list[dict[str, Any]]: ...
+    def entries(self, *, station: str | None = None, enterprise: str | None = None,
+                since: str | None = None, until: str | None = None, kind: str | None = None,
+                after: int = 0, limit: int = 500, newest_first: bool = False
+                ) -> list[dict[str, Any]]: ...
+
+    def day_summary(self, day: dt.date) -> list[dict[str, Any]]: ...
 
     def bundle(self) -> dict[str, Any]: ...
 
@@ -367,21 +372,12 @@ class SqliteTownStore:
         """Stored records (quarantined ones included, flagged), oldest first, paged by id."""
         where: list[str] = ["r.id > ?"]
         params: list[Any] = [after]
-        if station:
-            where.append("r.station = ?")
-            params.append(station)
-        if enterprise:
-            where.append("s.enterprise = ?")
-            params.append(enterprise)
-        if since:
-            where.append("r.time >= ?")
-            params.append(since)
-        if until:
-            where.append("r.time < ?")
-            params.append(until)
-        if kind:
-            where.append("r.kind = ?")
-            params.append(kind)
+        for condition, value in (("r.station = ?", station), ("s.enterprise = ?", enterprise),
+                                 ("r.time >= ?", since), ("r.time < ?", until),
+                                 ("r.kind = ?", kind)):
+            if value:
+                where.append(condition)
+                params.append(value)
         order = "r.id"
         if newest_first:  # by when it happened (re-timed where possible), not by arrival
             where[0] = "1"
@@ -457,12 +453,3 @@ def _entry_out(row: sqlite3.Row) -> dict[str, Any]:
         out["raw"] = raw
     return out
 
-
-def iter_pages(store: SqliteTownStore, **filters: Any) -> Iterator[dict[str, Any]]:
-    after = 0
-    while True:
-        page = store.entries(after=after, **filters)
-        if not page:
-            return
-        yield from page
-        after = page[-1]["id"]

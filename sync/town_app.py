@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Red
 
 from station.clock import CST
 from station.present import write_csv
-from sync.store import Conflict, SqliteTownStore, Station, token_hash
+from sync.store import Conflict, Station, TownStore, token_hash
 
 log = logging.getLogger("town-server")
 MAX_BODY = 1024 * 1024
@@ -52,7 +52,7 @@ def _bearer(authorization: str | None) -> str | None:
     return token or None
 
 
-def create_app(store: SqliteTownStore, settings: Settings | None = None) -> FastAPI:
+def create_app(store: TownStore, settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     app = FastAPI(title="gate-station town server", version="1",
                   description="Station ⇄ town sync protocol v1 (sync.md), read API, dashboard")
@@ -272,7 +272,7 @@ def _page(title: str, body: str) -> str:
             f"<body><h1>{html.escape(title)}</h1>{body}</body></html>")
 
 
-def _dashboard_html(store: SqliteTownStore, settings: Settings) -> str:
+def _dashboard_html(store: TownStore, settings: Settings) -> str:
     now = dt.datetime.now(CST)
     e = html.escape
     rows = []
