@@ -15,15 +15,33 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from drivers.outputs import GateOutputs
 from station import hardware
 from station.clock import SystemClock
 from station.config import Config
 from station.gate import Gate
-from station.ledger import Ledger
+from station.ledger import Ledger, LedgerError
 from station.sdnotify import Notifier
 from sync.bundle import BundleWatcher
 
 log = logging.getLogger("gate-station")
+
+
+def open_ledger_or_wait(path: str, outputs: GateOutputs, stop: threading.Event,
+                        retry_s: float = 5.0) -> Ledger | None:
+    """The ledger, or — while it cannot be opened (disk full, read-only card, bad path) —
+    red blinking, an error in the log every `retry_s`, and nobody admitted. None if stopped."""
+    while True:
+        try:
+            ledger = Ledger(path)
+        except LedgerError as error:
+            outputs.show_fault()
+            log.error("LEDGER CANNOT BE OPENED — admitting nobody until it can: %s", error)
+            if stop.wait(retry_s):
+                return None
+            continue
+        outputs.clear_fault()
+        return ledger
 
 
 def run(config: Config, *, stop: threading.Event | None = None,
@@ -48,7 +66,9 @@ def run(config: Config, *, stop: threading.Event | None = None,
         if fakes.smbus is not None:
             fakes.smbus.object_c = fakes.smbus.ambient_c = 22.0
         scanner = hardware.build_scanner(config, fakes)
-        ledger = Ledger(config.ledger.path)
+        ledger = open_ledger_or_wait(config.ledger.path, outputs, stop)
+        if ledger is None:
+            return 0  # stopped while waiting for the ledger
         bundle = BundleWatcher(Path(config.bundle.path), config.policy)
         if bundle.version is None:
             log.warning("no bundle at %s yet: no issuer is trusted, every code is refused "

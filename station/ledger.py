@@ -160,7 +160,7 @@ class Ledger:
                 self._migrate()
             self.db = sqlite_utils.Database(self._conn)
             self.epoch = self._meta("epoch")
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             raise LedgerError(f"{self.path}: cannot open the ledger: {error}") from None
 
     @classmethod

@@ -99,8 +99,11 @@ class SyncClient:
             raise SyncError("config: town.url is not set: there is no town to sync to")
         if not town.token_file:
             raise SyncError("config: town.token_file is not set")
+        token_path = Path(town.token_file)
         try:
-            token = Path(town.token_file).read_text(encoding="utf-8").strip()
+            if token_path.stat().st_mode & 0o077:
+                log.warning("%s can be read by other users: chmod 600 it", token_path)
+            token = token_path.read_text(encoding="utf-8").strip()
         except OSError as error:
             raise SyncError(f"{town.token_file}: cannot read the station token: "
                             f"{error.strerror or error}") from None

@@ -183,8 +183,10 @@ def create_app(store: TownStore, settings: Settings | None = None) -> FastAPI:
             return HTMLResponse(_page("登录 Login", "<p class=bad>Unknown admin token.</p>"
                                       + _LOGIN_FORM), status_code=401)
         response = RedirectResponse("/", status_code=303)
+        https = request.url.scheme == "https" or \
+            request.headers.get("x-forwarded-proto", "").lower() == "https"
         response.set_cookie("town_admin", token, httponly=True, samesite="strict",
-                            max_age=12 * 3600)
+                            secure=https, max_age=12 * 3600)
         return response
 
     @app.post("/logout", response_model=None)

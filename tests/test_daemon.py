@@ -98,3 +98,24 @@ def test_the_system_clock_knows_its_boot() -> None:
     assert isinstance(clock.synced(), bool)
     offset = clock.now().utcoffset()
     assert offset is not None and offset.total_seconds() == 8 * 3600  # CST
+
+
+def test_an_unopenable_ledger_keeps_the_gate_shut_not_crashing(tmp_path: Path) -> None:
+    (tmp_path / "not-a-dir").write_text("a file where the ledger's directory should be")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"drivers: fake\nledger:\n  path: {tmp_path / 'not-a-dir' / 'l.db'}\n"
+                      f"bundle:\n  path: {tmp_path / 'bundle.json'}\n")
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from station.cli import main; main()", "run", "--config",
+         str(config)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(4)
+        assert process.poll() is None  # waiting, gate shut, not in a restart loop
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert "LEDGER CANNOT BE OPENED — admitting nobody" in stderr
+    assert "relay off" in stderr

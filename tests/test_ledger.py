@@ -154,3 +154,9 @@ def test_an_older_ledger_is_migrated_in_place(tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = "
                             "'records_unsynced_alarms'").fetchone()[0] == 1
         assert upgraded.epoch == epoch and upgraded.count() == 1
+
+
+def test_a_path_that_cannot_hold_a_ledger_is_a_ledger_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(LedgerError, match="cannot open the ledger"):
+        Ledger(tmp_path / "file" / "ledger.db")

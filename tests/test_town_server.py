@@ -315,3 +315,11 @@ def test_alarms_newest_first_by_when_they_happened(town: Town) -> None:
                         epoch=str(uuid.uuid4())))  # arrives last, happened first
     newest = town.store.entries(kind="alarm", newest_first=True)
     assert [r["time"][11:13] for r in newest] == ["09", "08", "07"]
+
+
+def test_the_login_cookie_is_secure_behind_https(town: Town) -> None:
+    login = town.client.post("/login", content=f"token={town.admin}",
+                             headers={"Content-Type": "application/x-www-form-urlencoded",
+                                      "X-Forwarded-Proto": "https"}, follow_redirects=False)
+    cookie = login.headers["set-cookie"].lower()
+    assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
