@@ -89,5 +89,5 @@ def run(config: Config, *, stop: threading.Event | None = None,
         ledger.close()
     finally:
         outputs.close()  # relay off first, whatever happened above
-    log.info("stopped; relay off")
+        log.info("stopped; relay off")
     return 0
