@@ -190,11 +190,13 @@ def verify_code(config_path: str | None, text: str | None, image: str | None,
         if error.detail:
             click.echo(f"  ({error.detail})")
         sys.exit(1)
+    from station.present import display_width, pad_display
+
     click.echo(word("valid", locale))
     rows = format_claims(claims, locale)
-    width = max(len(label) for label, _ in rows)
+    width = max(display_width(label) for label, _ in rows)
     for label, value in rows:
-        click.echo(f"  {label:<{width}}  {value}")
+        click.echo(f"  {pad_display(label, width)}  {value}")
 
 
 @main.command()

@@ -42,7 +42,8 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def _pad(text: str, width: int) -> str:
+def pad_display(text: str, width: int) -> str:
+    """`text` padded with spaces to `width` terminal columns."""
     return text + " " * max(0, width - display_width(text))
 
 
@@ -52,7 +53,7 @@ REGISTER_WIDTHS = (10, 19, 8, 6, 6, 6, 4)
 
 def _row(cells: Sequence[str], widths: Sequence[int] = RECORD_WIDTHS) -> str:
     """Fixed-width columns for all cells but the last, which runs on."""
-    padded = [_pad(cell, width) for cell, width in zip(cells[:-1], widths, strict=False)]
+    padded = [pad_display(cell, width) for cell, width in zip(cells[:-1], widths, strict=False)]
     return "  ".join([*padded, cells[-1]]).rstrip()
 
 
