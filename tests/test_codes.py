@@ -1,8 +1,37 @@
 """THP1 verification and issuing against health-code.md.
 
-Negative cases follow the categories of the EU DCC public test suite (dgc-testdata
-common/2DCode: H = prefix, B = Base45, Z = compression, CBO = CBOR, CO = COSE/signature/time,
-DGC = payload content), each asserting the spec's exact reason code.
+Negative cases mirror the EU DCC public test suite (eu-digital-green-certificates/dgc-testdata,
+common/2DCode/raw), rebuilt for THP1 (our prefix, claims and keys), each asserting the spec's
+exact reason code. Test ids carry the EU case id:
+
+| EU case | EU description                                               | THP1 reason     |
+|---------|--------------------------------------------------------------|-----------------|
+| H1      | Context does not match schema (HL0:)                         | format          |
+| H2      | Context value not supported (HC2:)                           | format          |
+| H3      | Context value missing (only BASE45 encoding)                 | format          |
+| B1      | BASE45 invalid (wrong encoding characters)                   | encoding        |
+| Z1      | Compression broken                                           | compression     |
+| Z2      | Not compressed                                               | compression     |
+| CBO1    | wrong CBOR structure                                         | claims          |
+| CBO2    | wrong CWT structure                                          | claims          |
+| CO1/CO2 | VALID with RSA 2048/3072 keys (EU)                           | structure: THP1 |
+|         |                                                              | has EdDSA/ES256 |
+| CO4     | KID not found in trust list                                  | unknown-key     |
+| CO5     | Signature cryptographically invalid                          | signature       |
+| CO16    | validation clock before "ISSUED AT"                          | not-yet-valid   |
+| CO17    | validation clock after "expired"                             | expired         |
+| CO19    | VALID (EU): kid only in the unprotected header               | structure: THP1 |
+|         |                                                              | reads the kid   |
+|         |                                                              | from the        |
+|         |                                                              | protected header|
+|         |                                                              | only            |
+| CO20    | VALID: kid correct in both headers                           | valid           |
+| CO21    | VALID: protected kid correct, unprotected kid wrong          | valid           |
+| CO23    | INVALID: no protected kid, unprotected kid wrong             | structure       |
+| DGC1–6  | payload content / schema errors                              | claims          |
+
+CO6–CO15 test X.509 key-usage OIDs; THP1 keys are bare SPKIs without certificates, so those
+cases have no counterpart here.
 """
 
 from __future__ import annotations
@@ -117,12 +146,13 @@ def test_epoch_days_are_china_standard_time_dates() -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "HC1:NCFOXN%TS3DHMRG2FUPNR9",  # H1-like: another context identifier
-    "THP2:NCF/80I20FFWTWGSLK",  # H3-like: a version we do not know
-    "NCF/80I20FFWTWGSLK",  # H2-like: no prefix at all
-    "thp1:NCF/80I20FFWTWGSLK",  # prefix is case-sensitive
-    "https://example.invalid/not-a-health-code",
-    "",
+    pytest.param("HL0:" + ED25519_VECTOR[5:], id="H1-other-context"),
+    pytest.param("HC1:" + ED25519_VECTOR[5:], id="H1-eu-context"),
+    pytest.param("THP2:" + ED25519_VECTOR[5:], id="H2-unsupported-version"),
+    pytest.param(ED25519_VECTOR[5:], id="H3-no-context"),
+    pytest.param("thp1:" + ED25519_VECTOR[5:], id="case-sensitive-prefix"),
+    pytest.param("https://example.invalid/not-a-health-code", id="a-url"),
+    pytest.param("", id="empty"),
 ])
 def test_bad_prefix_is_format(text: str, spec_trust: TrustList) -> None:
     assert reason(text, spec_trust) == "format"
@@ -140,19 +170,22 @@ def test_non_text_input_is_format(value: Any, spec_trust: TrustList) -> None:
 # -- B: Base45 --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", ["NCF/80I2Ä", "ncf/80", "GGW", "A", "::::"])
-def test_bad_base45_is_encoding(body: str, spec_trust: TrustList) -> None:  # B1-like
+@pytest.mark.parametrize("body", ["NCF/80I2Ä", "ncf/80", "GGW", "A", "::::",
+                                  ED25519_VECTOR[5:-1] + "="],
+                         ids=["B1-non-ascii", "B1-lowercase", "B1-overflow", "B1-dangling",
+                              "B1-overflow-2", "B1-padding-char"])
+def test_bad_base45_is_encoding(body: str, spec_trust: TrustList) -> None:
     assert reason("THP1:" + body, spec_trust) == "encoding"
 
 
 # -- Z: compression ---------------------------------------------------------------------------
 
 
-def test_uncompressed_cose_is_compression(spec_key: Any, spec_trust: TrustList) -> None:  # Z1
+def test_Z2_uncompressed_cose_is_compression(spec_key: Any, spec_trust: TrustList) -> None:
     assert reason(build(spec_key, compress=False), spec_trust) == "compression"
 
 
-def test_truncated_zlib_is_compression(spec_key: Any, spec_trust: TrustList) -> None:  # Z2
+def test_Z1_broken_compression_is_compression(spec_key: Any, spec_trust: TrustList) -> None:
     data = zlib.compress(cbor2.dumps(cbor2.CBORTag(18, [b"", {}, b"", b""])))
     assert reason("THP1:" + base45.b45encode(data[:-6]).decode(), spec_trust) == "compression"
 
@@ -179,8 +212,8 @@ def _wrap(cbor_bytes: bytes) -> str:
 
 
 @pytest.mark.parametrize("cbor_bytes", [
-    b"\xff\xfe",  # CBO2-like: not CBOR
-    cbor2.dumps({"not": "cose"}),  # CBO1-like: CBOR of the wrong shape
+    b"\xff\xfe",  # not CBOR at all
+    cbor2.dumps({"not": "cose"}),  # CBOR of the wrong shape
     cbor2.dumps([b"", {}, b""]),  # three items
     cbor2.dumps(cbor2.CBORTag(98, [b"", {}, b"", b""])),  # COSE_Sign (multi-signer) tag
     cbor2.dumps([b"\xa0", {}, b"", b""]) + b"\x00",  # trailing bytes
@@ -195,8 +228,9 @@ def test_untagged_cose_is_accepted(spec_key: Any, spec_trust: TrustList) -> None
     assert verify(build(spec_key, tag=None), spec_trust, NOW).sub == "W0012345"
 
 
-def test_kid_only_in_the_unprotected_header_is_structure(
+def test_CO19_kid_only_in_the_unprotected_header_is_structure(
         spec_key: Any, spec_trust: TrustList) -> None:
+    """Valid in the EU suite; THP1 takes the kid from the protected header only."""
     text = build(spec_key, protected={1: -8}, unprotected={4: key_id(spec_key.public_key())})
     assert reason(text, spec_trust) == "structure"
 
@@ -223,16 +257,34 @@ def test_duplicate_keys_in_the_protected_header_are_structure(
     assert reason(build(spec_key, protected_bytes=doubled), spec_trust) == "structure"
 
 
-def test_unprotected_kid_is_ignored_in_favour_of_the_protected_one(
-        spec_key: Any, spec_trust: TrustList) -> None:
+def test_CO21_a_wrong_unprotected_kid_is_ignored(spec_key: Any, spec_trust: TrustList) -> None:
     text = build(spec_key, unprotected={4: b"\x00" * 8})
     assert verify(text, spec_trust, NOW).sub == "W0012345"
+
+
+def test_CO20_the_same_kid_in_both_headers_is_valid(spec_key: Any, spec_trust: TrustList
+                                                    ) -> None:
+    text = build(spec_key, unprotected={4: key_id(spec_key.public_key())})
+    assert verify(text, spec_trust, NOW).sub == "W0012345"
+
+
+def test_CO23_no_protected_kid_and_a_wrong_unprotected_one_is_structure(
+        spec_key: Any, spec_trust: TrustList) -> None:
+    assert reason(build(spec_key, protected={1: -8}, unprotected={4: b"\x00" * 8}),
+                  spec_trust) == "structure"
+
+
+def test_CO1_CO2_rsa_signed_codes_are_structure(spec_key: Any, spec_trust: TrustList) -> None:
+    """The EU accepts RSA-PSS (alg -37); THP1 accepts EdDSA and ES256 only."""
+    text = build(spec_key, protected={1: -37, 4: key_id(spec_key.public_key())},
+                 signature=b"\x01" * 256)
+    assert reason(text, spec_trust) == "structure"
 
 
 # -- CO: keys, signatures ---------------------------------------------------------------------
 
 
-def test_unknown_kid_is_unknown_key(spec_trust: TrustList) -> None:
+def test_CO4_a_kid_not_in_the_trust_list_is_unknown_key(spec_trust: TrustList) -> None:
     stranger = ed25519.Ed25519PrivateKey.generate()
     assert reason(build(stranger), spec_trust) == "unknown-key"
 
@@ -244,7 +296,8 @@ def test_key_outside_its_validity_is_unknown_key(spec_key: Any) -> None:
     assert reason(build(spec_key), trust) == "unknown-key"  # NOW is in February
 
 
-def test_a_tampered_signature_is_signature(spec_key: Any, spec_trust: TrustList) -> None:
+def test_CO5_a_cryptographically_invalid_signature_is_signature(
+        spec_key: Any, spec_trust: TrustList) -> None:
     assert reason(build(spec_key, signature=b"\x00" * 64), spec_trust) == "signature"
 
 
@@ -294,14 +347,20 @@ def test_es256_signature_must_be_64_raw_bytes(spec_trust: TrustList) -> None:
     {-6: [18657]}, {-6: [18657, 4]}, {-6: ["2021-01-30", 1]}, {-6: {18657: 1}},
     {-7: 12}, {-7: "x" * 65},
 ])
-def test_wrong_claims_are_claims(change: dict[int, Any], spec_key: Any,
-                                 spec_trust: TrustList) -> None:
+def test_DGC_wrong_claims_are_claims(change: dict[int, Any], spec_key: Any,
+                                     spec_trust: TrustList) -> None:
     claims = {k: v for k, v in {**CLAIMS, **change}.items() if v is not None}
     assert reason(build(spec_key, claims), spec_trust) == "claims"
 
 
-@pytest.mark.parametrize("payload", [b"\xff", cbor2.dumps([1, 2]), cbor2.dumps("claims"),
-                                     b"\xa2\x01\x61x\x01\x61y"])  # last: duplicate iss key
+@pytest.mark.parametrize("payload", [
+    pytest.param(b"\xff", id="CBO1-not-cbor"),
+    pytest.param(cbor2.dumps(cbor2.dumps(CLAIMS)), id="CBO1-claims-wrapped-in-a-bstr"),
+    pytest.param(cbor2.dumps([1, 2]), id="CBO1-an-array"),
+    pytest.param(cbor2.dumps("claims"), id="CBO1-text"),
+    pytest.param(cbor2.dumps({"ver": "1.0.0", "nam": {"fn": "x"}}), id="CBO2-not-our-cwt"),
+    pytest.param(b"\xa2\x01\x61x\x01\x61y", id="duplicate-iss-key"),
+])
 def test_unreadable_payload_is_claims(payload: bytes, spec_key: Any, spec_trust: TrustList
                                       ) -> None:
     assert reason(build(spec_key, raw_payload=payload), spec_trust) == "claims"
@@ -315,12 +374,12 @@ def test_unknown_claim_keys_are_ignored(spec_key: Any, spec_trust: TrustList) ->
 # -- CO: time and revocation ------------------------------------------------------------------
 
 
-def test_clock_before_iat_is_not_yet_valid(spec_trust: TrustList) -> None:
+def test_CO16_clock_before_iat_is_not_yet_valid(spec_trust: TrustList) -> None:
     assert reason(ED25519_VECTOR, spec_trust, now=1612134000 - 301) == "not-yet-valid"
     assert verify(ED25519_VECTOR, spec_trust, 1612134000 - 299).sub  # within the 300 s skew
 
 
-def test_clock_after_exp_is_expired(spec_trust: TrustList) -> None:
+def test_CO17_clock_after_exp_is_expired(spec_trust: TrustList) -> None:
     assert reason(ED25519_VECTOR, spec_trust, now=1612220400 + 301) == "expired"
     assert verify(ED25519_VECTOR, spec_trust, 1612220400 + 299).sub
 
