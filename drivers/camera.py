@@ -81,7 +81,6 @@ class CameraScanner:
         self._monotonic = monotonic
         self._capture: CaptureLike | None = None
         self._reopen = Reopener(sleep, monotonic)
-        self.frames = 0
 
     @property
     def fault(self) -> str | None:
@@ -107,7 +106,6 @@ class CameraScanner:
             self._capture = None
             self._reopen.failed("camera stopped delivering frames")
         self._reopen.succeeded()
-        self.frames += 1
         array = np.asarray(frame, dtype=np.uint8)
         if array.ndim == 3:
             import cv2

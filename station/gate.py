@@ -72,7 +72,6 @@ class Gate:
         self._present_since: float | None = None
         self.presence_handled = False
         self.latencies_s: deque[float] = deque(maxlen=10_000)
-        self.iterations = 0
 
     # -- inputs from other threads --------------------------------------------------------
 
@@ -85,7 +84,6 @@ class Gate:
     def step(self) -> None:
         """One iteration of the gate loop. Only the loop's thread calls it; the exit button's
         thread only appends to `exit_presses` (a deque: thread-safe)."""
-        self.iterations += 1
         self._retry_ledger()
         self._handle_exits()
         try:

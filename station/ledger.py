@@ -21,16 +21,17 @@ import datetime as dt
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import sqlite_utils
 
 from station.errors import StationError
 
 Kind = Literal["entry", "exit", "fault", "alarm"]
+T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
 
 MIGRATIONS: tuple[str, ...] = (
@@ -178,20 +179,22 @@ class Ledger:
             uri += "&immutable=1"
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
-            raise LedgerError(f"{self.path}: not a gate-station ledger")
-        if version > len(MIGRATIONS):
-            raise LedgerError(f"{self.path}: ledger schema {version} is newer than this program")
+        self._check_schema(conn, new_file_allowed=False)
         return conn
 
-    def _migrate(self) -> None:
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+    def _check_schema(self, conn: sqlite3.Connection, *, new_file_allowed: bool) -> int:
+        """The file's schema version; LedgerError if it is another kind of database or a
+        ledger newer than this program. An empty file is version 0 (writers create it)."""
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > len(MIGRATIONS):
             raise LedgerError(f"{self.path}: ledger schema {version} is newer than this program")
-        if version == 0 and self._conn.execute(
-                "SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        if version == 0 and (not new_file_allowed or conn.execute(
+                "SELECT count(*) FROM sqlite_master").fetchone()[0]):
             raise LedgerError(f"{self.path}: not a gate-station ledger")
+        return version
+
+    def _migrate(self) -> None:
+        version = self._check_schema(self._conn, new_file_allowed=True)
         for number in range(version, len(MIGRATIONS)):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -218,20 +221,42 @@ class Ledger:
     def append(self, *records: Record) -> list[Record]:
         """Commit `records` in one transaction; return them with their seq. LedgerError on
         any failure, in which case nothing was written."""
-        if self.readonly:
-            raise LedgerError(f"{self.path}: opened read-only")
         # One explicit transaction: sqlite-utils' insert() commits as it goes, which would
         # split an entry and its alarm.
+        written: list[Record] = []
+
+        def insert(conn: sqlite3.Connection) -> None:
+            for record in records:
+                cursor = conn.execute(INSERT_SQL, record.to_row())
+                written.append(Record(**{**asdict(record), "seq": cursor.lastrowid}))
+
+        self._transaction(insert)
+        return written
+
+    def mark_synced(self, through_seq: int) -> int:
+        """Mark records up to `through_seq` as received by the town; how many changed."""
+        return self._transaction(lambda conn: conn.execute(
+            "UPDATE records SET synced = 1 WHERE synced = 0 AND seq <= ?",
+            (through_seq,)).rowcount)
+
+    def purge_synced(self, before_day: dt.date) -> int:
+        """Delete records the town has, from days before `before_day`. Unsynced records are
+        never deleted, whatever their age. Returns how many were deleted."""
+        return self._transaction(lambda conn: conn.execute(
+            "DELETE FROM records WHERE synced = 1 AND day < ?",
+            (before_day.isoformat(),)).rowcount)
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` in one immediate write transaction; LedgerError (nothing written) on any
+        SQLite or OS error."""
+        if self.readonly:
+            raise LedgerError(f"{self.path}: opened read-only")
         try:
             with self._conn:
                 self._conn.execute("BEGIN IMMEDIATE")
-                written = []
-                for record in records:
-                    cursor = self._conn.execute(INSERT_SQL, record.to_row())
-                    written.append(Record(**{**asdict(record), "seq": cursor.lastrowid}))
+                return work(self._conn)
         except (sqlite3.Error, OSError) as error:
             raise LedgerError(f"{self.path}: cannot write the ledger: {error}") from None
-        return written
 
     # -- reading ----------------------------------------------------------------------------
 

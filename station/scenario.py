@@ -17,7 +17,6 @@ from station.codes import Origin
 from station.errors import StationError
 from station.timeparse import parse_duration
 
-READING_FAULTS = ("pec-error", "error-flag", "0xFFFF", "io-error")
 Device = Literal["thermometer", "camera", "ledger"]
 Reading = float | Literal["pec-error", "error-flag", "0xFFFF", "io-error"]
 

@@ -191,12 +191,8 @@ class SyncClient:
         if all(record.kind == "alarm" for record in batch):
             self._alarm_floor = max(self._alarm_floor, max(r.seq or 0 for r in batch))
         try:
-            with self.ledger._conn:
-                self.ledger._conn.execute("BEGIN IMMEDIATE")
-                marked = self.ledger._conn.execute(
-                    "UPDATE records SET synced = 1 WHERE synced = 0 AND seq <= ?",
-                    (acked,)).rowcount
-        except Exception as error:  # a busy or broken ledger: the town de-duplicates a resend
+            marked = self.ledger.mark_synced(acked)
+        except LedgerError as error:  # a busy or broken ledger: the town de-duplicates a resend
             log.warning("could not mark records synced (%s); they will be sent again", error)
             return self._failed("ledger busy", None)
         self.state.pushed += marked
@@ -280,13 +276,10 @@ class SyncClient:
     def housekeeping(self, today: dt.date | None = None) -> int:
         """Purge old synced records; check the size cap. Returns the number purged."""
         today = today or self.clock.now().astimezone(CST).date()
-        cutoff = (today - dt.timedelta(days=self.config.ledger.retention_days)).isoformat()
+        cutoff = today - dt.timedelta(days=self.config.ledger.retention_days)
         try:
-            with self.ledger._conn:
-                self.ledger._conn.execute("BEGIN IMMEDIATE")
-                purged = self.ledger._conn.execute(
-                    "DELETE FROM records WHERE synced = 1 AND day < ?", (cutoff,)).rowcount
-        except Exception as error:
+            purged = self.ledger.purge_synced(cutoff)
+        except LedgerError as error:
             log.warning("retention purge skipped: %s", error)
             purged = 0
         size_mb = sum(p.stat().st_size for p in self.ledger.path.parent.glob(
