@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from station.errors import ScannerError
+from drivers.errors import ScannerError
 
 Frame = npt.NDArray[np.uint8]
 Decoder = Callable[[Frame], list[str]]

@@ -29,8 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from drivers.errors import ThermometerError
 from drivers.protocols import Measurement
-from station.errors import ThermometerError
 
 DEFAULT_ADDRESS = 0x5A
 REG_TA = 0x06  # RAM: ambient (die) temperature

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from station.errors import OutputError
+from drivers.errors import OutputError
 
 SHORT_BEEP_S = 0.1
 LONG_BEEP_S = 1.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NoReturn
 
-from station.errors import ScannerError
+from drivers.errors import ScannerError
 
 REOPEN_BACKOFF_S = (0.5, 10.0)
 

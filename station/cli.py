@@ -19,7 +19,7 @@ import click
 
 from station import config as config_module
 from station.config import Config
-from station.errors import ConfigError, StationError
+from station.errors import ConfigError, DeviceError, StationError
 from station.messages import Locale, reason_message, word
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,7 +35,7 @@ class StationGroup(click.Group):
             for problem in error.problems:
                 click.echo(problem, err=True)
             ctx.exit(2)
-        except StationError as error:
+        except (StationError, DeviceError) as error:
             click.echo(f"gate-station: {error}", err=True)
             ctx.exit(1)
 
@@ -100,7 +100,7 @@ def decode(config_path: str | None, files: tuple[str, ...], as_json: bool) -> No
         start = time.perf_counter()
         try:
             texts = chain.decode(read_image(name))
-        except StationError as error:
+        except DeviceError as error:
             unreadable += 1
             if as_json:
                 click.echo(json.dumps({"file": name, "error": str(error)}, ensure_ascii=False))

@@ -20,6 +20,14 @@ CST = dt.timezone(dt.timedelta(hours=8), "CST")
 TIME_ERROR = 5  # adjtimex(2): the clock is not synchronized
 
 
+def cst_date(instant: dt.datetime | float) -> dt.date:
+    """The calendar date in China Standard Time (DESIGN.md: dates are CST) of an instant:
+    an aware datetime or Unix seconds. The one place this is computed."""
+    if isinstance(instant, dt.datetime):
+        return instant.astimezone(CST).date()
+    return dt.datetime.fromtimestamp(instant, CST).date()
+
+
 class Clock(Protocol):
     boot_id: str
 

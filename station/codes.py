@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from station.clock import CST
 from station.errors import StationError
 from station.trust import TrustList
 
@@ -91,13 +90,6 @@ def epoch_day(day: dt.date) -> int:
 
 def from_epoch_day(days: int) -> dt.date:
     return EPOCH_DAY_ZERO + dt.timedelta(days=days)
-
-
-def cst_date(instant: dt.datetime | float) -> dt.date:
-    """The calendar date in China Standard Time of an instant (aware datetime or epoch s)."""
-    if isinstance(instant, dt.datetime):
-        return instant.astimezone(CST).date()
-    return dt.datetime.fromtimestamp(instant, CST).date()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,10 +19,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from station.errors import ConfigError
+from station.ids import STATION_ID_RULE, is_station_id
 
 DEFAULT_PATHS = (Path("config.yaml"), Path("/etc/gate-station/config.yaml"))
 DRIVERS_ENV = "GATE_STATION_DRIVERS"
-STATION_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 Pin = Annotated[int, Field(ge=0, le=27)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
@@ -41,8 +40,8 @@ class StationSettings(Section):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not STATION_ID.match(value):
-            raise ValueError("must be 1–64 characters of A-Z a-z 0-9 . _ -")
+        if not is_station_id(value):
+            raise ValueError(f"must be {STATION_ID_RULE}")
         return value
 
 

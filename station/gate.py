@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.protocols import Measurement, Scanner, Thermometer
-from station.clock import CST, Clock
+from station.clock import CST, Clock, cst_date
 from station.codes import CodeError, HealthClaims, verify
 from station.config import PolicySettings
 from station.errors import ScannerError, ThermometerError
@@ -106,14 +106,14 @@ class Gate:
             claims = verify(text, self.trust(), now, skew=policy.skew_s)
         except CodeError as error:
             log.info("code refused: %s", error)
-            decision = decide(error.reason, None, policy, now.astimezone(CST).date())
+            decision = decide(error.reason, None, policy, cst_date(now))
             self._conclude(decision, None, None, (), started, 0.0)
             return
         self.outputs.prompt()
         measure_started = time.perf_counter()
         outcome, measurements = self._measure(policy)
         measuring_s = time.perf_counter() - measure_started
-        decision = decide(claims, outcome, policy, self.clock.now().astimezone(CST).date())
+        decision = decide(claims, outcome, policy, cst_date(self.clock.now()))
         self._conclude(decision, claims, outcome, measurements, started, measuring_s)
         self._present_since, self.presence_handled = None, True
 
@@ -161,7 +161,7 @@ class Gate:
         outcome, measurements = self._measure(policy)
         if outcome == "timeout":
             return  # walked away before being measured: nobody to record
-        decision = decide(None, outcome, policy, self.clock.now().astimezone(CST).date())
+        decision = decide(None, outcome, policy, cst_date(self.clock.now()))
         self._conclude(decision, None, outcome, measurements, started, 0.0)
         self.presence_handled = True
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from station.clock import CST, Clock, SystemClock
+from station.clock import CST, Clock, SystemClock, cst_date
 from station.config import Config
 from station.errors import StationError
 from station.ledger import Ledger, LedgerError, Record
@@ -275,7 +275,7 @@ class SyncClient:
 
     def housekeeping(self, today: dt.date | None = None) -> int:
         """Purge old synced records; check the size cap. Returns the number purged."""
-        today = today or self.clock.now().astimezone(CST).date()
+        today = today or cst_date(self.clock.now())
         cutoff = today - dt.timedelta(days=self.config.ledger.retention_days)
         try:
             purged = self.ledger.purge_synced(cutoff)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from station.clock import CST
+from station.clock import CST, cst_date
 from station.errors import StationError
 
 RECORD_KINDS = ("entry", "exit", "fault", "alarm")
@@ -289,7 +289,7 @@ class SqliteTownStore:
             rows.append((
                 station, epoch, seq, digest, 0, None, received_text, entry["event_id"],
                 entry["kind"], entry["time"], corrected_time(entry, clock, received),
-                int(entry["clock_synced"]), when.astimezone(CST).date().isoformat(),
+                int(entry["clock_synced"]), cst_date(when).isoformat(),
                 entry.get("subject"), entry.get("name"), entry.get("color"),
                 entry.get("decision"), json.dumps(entry.get("reasons", []), ensure_ascii=False),
                 entry.get("temperature_c"), text))

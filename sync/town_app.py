@@ -24,12 +24,12 @@ from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 
 from station.clock import CST
+from station.ids import is_station_id
 from station.present import write_csv
 from sync.store import Conflict, Station, TownStore, token_hash
 
 log = logging.getLogger("town-server")
 MAX_BODY = 1024 * 1024
-STATION_ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 ENTRY_CSV = ("id", "station", "enterprise", "epoch", "seq", "kind", "time", "corrected_time",
              "clock_synced", "direction", "subject", "name", "color", "temperature_c",
              "decision", "reasons", "detail", "quarantined", "error", "received")
@@ -256,7 +256,7 @@ def _push_shape(document: Any, station_id: str) -> tuple[str, dict[str, Any], li
         if seq <= previous:
             raise HTTPException(400, f"entries[{index}].seq: entries must be in ascending seq")
         previous = seq
-    if not set(station_id) <= STATION_ID_CHARS:
+    if not is_station_id(station_id):
         raise HTTPException(400, "bad station id")
     return epoch, clock, entries
 

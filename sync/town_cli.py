@@ -83,10 +83,10 @@ def stations() -> None:
 @click.option("--enterprise", required=True, help="the enterprise the gate belongs to")
 def stations_add(db_path: str, station_id: str, enterprise: str) -> None:
     """Register a station and print its bearer token (once: only its hash is kept)."""
-    from station.config import STATION_ID
+    from station.ids import STATION_ID_RULE, is_station_id
 
-    if not STATION_ID.match(station_id):
-        raise click.BadParameter("1–64 characters of A-Z a-z 0-9 . _ -", param_hint="ID")
+    if not is_station_id(station_id):
+        raise click.BadParameter(STATION_ID_RULE, param_hint="ID")
     token = open_store(db_path).add_station(station_id, enterprise)
     click.echo(f"station {station_id} ({enterprise}) registered; its token (shown once):",
                err=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from drivers.camera import CameraScanner, HoldOff
+from drivers.errors import ScannerError
 from drivers.fake_camera import FakeCamera
 from station.clock import VirtualClock
-from station.errors import ScannerError
 
 
 def make(clock: VirtualClock, **kwargs: object) -> tuple[FakeCamera, CameraScanner]:

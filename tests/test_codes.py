@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from station.clock import cst_date
 from station.codes import (
     MAX_INFLATED,
     CodeError,
@@ -54,7 +55,6 @@ from station.codes import (
     HealthClaims,
     Origin,
     Returning,
-    cst_date,
     epoch_day,
     from_epoch_day,
     issue,

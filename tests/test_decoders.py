@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from drivers.decoders import DecoderChain, bytes_to_text, make_decoder, read_image
+from drivers.errors import ScannerError
 from drivers.fake_camera import qr_frame
-from station.errors import ScannerError
 
 DATASET = Path(__file__).resolve().parents[2] / "shared/datasets/qr-blackbox"
 CHINESE = "红炉镇企业入厂登记：张* 体温36.5℃ 绿码"

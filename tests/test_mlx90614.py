@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.errors import ThermometerError
 from drivers.fake_smbus import FakeSMBus, celsius_to_raw
 from drivers.mlx90614 import (
     MLX90614,
@@ -22,7 +23,6 @@ from drivers.mlx90614 import (
     raw_to_celsius,
 )
 from station.clock import VirtualClock
-from station.errors import ThermometerError
 
 
 def sensor(bus: FakeSMBus, clock: VirtualClock, **settings: object) -> MLX90614:

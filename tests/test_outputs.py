@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from drivers.errors import OutputError
 from drivers.outputs import (
     LONG_BEEP_S,
     SHORT_BEEP_S,
@@ -16,7 +17,6 @@ from drivers.outputs import (
     OutputPins,
     fail_closed_on_signals,
 )
-from station.errors import OutputError
 
 PINS = OutputPins(open_seconds=0.3)  # relay 17 active-low, green 27, red 22, buzzer 23, exit 24
 

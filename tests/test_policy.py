@@ -164,7 +164,7 @@ def test_all_applicable_reasons_are_listed() -> None:
 
 def test_dates_are_china_standard_time_at_midnight() -> None:
     """00:30 CST on day 9 is still 16:30 UTC on day 8: the CST date decides."""
-    from station.codes import cst_date
+    from station.clock import cst_date
 
     instant = dt.datetime(2021, 2, 9, 16, 30, tzinfo=dt.UTC)  # 2021-02-10 00:30 CST
     assert cst_date(instant) == dt.date(2021, 2, 10)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import serial
 
+from drivers.errors import ScannerError
 from drivers.serial_scanner import MAX_LINE, SerialScanner, clean_line, open_serial_port
-from station.errors import ScannerError
 
 
 class ScannerModule:
