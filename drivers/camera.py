@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from drivers.decoders import DEFAULT_CHAIN, DecoderChain, Frame
+from drivers.holdoff import HoldOff
 from drivers.reopen import Reopener
 
 
@@ -45,21 +46,6 @@ def open_cv_capture(source: int | str, width: int = 640, height: int = 480) -> C
         capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not a stale queue
     return capture
-
-
-class HoldOff:
-    """Reports a text once per `seconds` while it keeps being seen."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._reported: dict[str, float] = {}
-
-    def is_new(self, text: str, now: float) -> bool:
-        self._reported = {t: at for t, at in self._reported.items() if now - at < self.seconds}
-        if text in self._reported:
-            return False
-        self._reported[text] = now
-        return True
 
 
 class CameraScanner:

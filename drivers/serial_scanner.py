@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from drivers.camera import HoldOff
+from drivers.holdoff import HoldOff
 from drivers.reopen import Reopener
 
 MAX_LINE = 4096

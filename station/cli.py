@@ -171,7 +171,7 @@ def verify_code(config_path: str | None, text: str | None, image: str | None,
     if trust_path is not None:
         trust = load_trust_file(Path(trust_path))
     else:
-        from sync.bundle import load_bundle
+        from station.bundle import load_bundle
 
         bundle = load_bundle(Path(config.bundle.path))
         if bundle is None:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from station.errors import ConfigError
 from station.ids import STATION_ID_RULE, is_station_id
+from station.problems import problems
 
 DEFAULT_PATHS = (Path("config.yaml"), Path("/etc/gate-station/config.yaml"))
 DRIVERS_ENV = "GATE_STATION_DRIVERS"
@@ -179,6 +180,39 @@ class PolicySettings(Section):
             raise ValueError("plausible_c: low must be below high")
         return self
 
+    def with_overrides(self, overrides: dict[str, Any], label: str = "rules") -> PolicySettings:
+        """This policy with `overrides` laid over it (the town's rules, a scenario's policy:).
+
+        Keys are nested like config.yaml's `policy:` section (`{"returning": {"window": …}}`)
+        or dotted (`{"returning.window": …}`); a key not given keeps this policy's value.
+        Raises ConfigError naming `label` and the first bad key, e.g. `rules.recheck: …`.
+        """
+        merged = self.model_dump()
+        for key, value in _nest(overrides).items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+        try:
+            return PolicySettings.model_validate(merged)
+        except ValidationError as error:
+            raise ConfigError(problems(error, label, separator=".")[:1]) from None
+
+
+def _nest(rules: dict[str, Any]) -> dict[str, Any]:
+    """Dotted keys (`returning.window`) expanded into nested mappings."""
+    nested: dict[str, Any] = {}
+    for key, value in rules.items():
+        target = nested
+        *parents, leaf = str(key).split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        if isinstance(value, dict) and isinstance(target.get(leaf), dict):
+            target[leaf].update(value)
+        else:
+            target[leaf] = value
+    return nested
+
 
 class LedgerSettings(Section):
     path: str = "/var/lib/gate-station/ledger.db"
@@ -228,11 +262,6 @@ class Config(Section):
         return os.environ.get(DRIVERS_ENV, self.drivers) == "fake"
 
 
-def _problem_key(location: tuple[int | str, ...]) -> str:
-    parts = [str(p) for p in location if not str(p).startswith("function-")]
-    return ".".join(parts) or "(top level)"
-
-
 def validate(data: Any, source: str) -> Config:
     """A Config from parsed YAML, or ConfigError listing every problem as `source:KEY: why`."""
     if data is None:
@@ -242,14 +271,7 @@ def validate(data: Any, source: str) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as error:
-        problems = []
-        for item in error.errors(include_url=False):
-            key = _problem_key(tuple(item["loc"]))
-            message = item["msg"].removeprefix("Value error, ")
-            if item["type"] == "extra_forbidden":
-                message = "unknown key"
-            problems.append(f"{source}:{key}: {message}")
-        raise ConfigError(problems) from None
+        raise ConfigError(problems(error, source)) from None
 
 
 def find_config(path: str | os.PathLike[str] | None) -> Path | None:

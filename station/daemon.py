@@ -17,12 +17,12 @@ from types import FrameType
 
 from drivers.outputs import GateOutputs
 from station import hardware
+from station.bundle import BundleWatcher
 from station.clock import SystemClock
 from station.config import Config
 from station.gate import Gate
 from station.ledger import Ledger, LedgerError
 from station.sdnotify import Notifier
-from sync.bundle import BundleWatcher
 
 log = logging.getLogger("gate-station")
 

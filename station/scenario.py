@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 from station.clock import CST
 from station.codes import Origin
 from station.errors import StationError
+from station.problems import problems
 from station.timeparse import parse_duration
 
 Device = Literal["thermometer", "camera", "ledger"]
@@ -160,9 +161,6 @@ def load_scenario(path: str | Path) -> tuple[Scenario, list[dt.datetime]]:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown key"
-        raise ScenarioError(f"{source}: {_location(tuple(first['loc']))}: {message}") from None
+        first = problems(error, source, separator=": ", key=_location)[0]
+        raise ScenarioError(first) from None
     return scenario, scenario.event_times(source)

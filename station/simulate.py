@@ -30,6 +30,7 @@ from station import hardware
 from station.clock import VirtualClock
 from station.codes import Color, HealthClaims, Returning, issue
 from station.config import Config, PolicySettings
+from station.errors import ConfigError
 from station.gate import Gate, GateTiming
 from station.ledger import Ledger, LedgerError, Record
 from station.scenario import Event, Reading, Scenario, ScenarioError
@@ -107,11 +108,9 @@ class Run:
 
 def run_policy(config: Config, overrides: dict[str, Any], source: str) -> PolicySettings:
     """config.yaml's policy with the scenario's `policy:` laid over it (nested keys too)."""
-    from sync.bundle import BundleError, apply_rules
-
     try:
-        return apply_rules(config.policy, overrides, "policy")
-    except BundleError as error:
+        return config.policy.with_overrides(overrides, "policy")
+    except ConfigError as error:
         raise ScenarioError(f"{source}: {error}") from None
 
 

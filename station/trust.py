@@ -4,7 +4,7 @@ Shape (health-code.md): `{"keys": [{kid, alg, spki, issuer, not_before, not_afte
 "revocations": [{sub, before}]}`. A key whose `spki` does not hash to its `kid` is ignored
 with a warning; a key outside `not_before`/`not_after` is not trusted at that instant.
 
-On a station the list travels inside the town's bundle (sync/bundle.py), which is kept as
+On a station the list travels inside the town's bundle (station/bundle.py), which is kept as
 JSON on disk and swapped in atomically with `atomic_write` (temp file, fsync, rename, fsync of
 the directory): a power cut leaves the old file or the new one, never half of each.
 """
@@ -17,8 +17,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,26 +159,6 @@ def trust_entry(public_key: Any, issuer: str, not_before: str | None = None,
     if not_after is not None:
         entry["not_after"] = not_after
     return entry
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash leaves the old or the new file, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def load_trust_file(path: Path) -> TrustList:

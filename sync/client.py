@@ -38,11 +38,11 @@ from typing import Any
 
 import httpx
 
+from station.bundle import BundleError, load_bundle, save_bundle
 from station.clock import CST, Clock, SystemClock, cst_date
 from station.config import Config
 from station.errors import StationError
 from station.ledger import Ledger, LedgerError, Record
-from sync.bundle import BundleError, load_bundle, save_bundle
 
 log = logging.getLogger("gate-station.sync")
 GZIP_ABOVE = 8 * 1024

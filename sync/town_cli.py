@@ -179,7 +179,7 @@ def rules_set(db_path: str, key: str, value: str) -> None:
     """Set KEY (e.g. fever_threshold_c, returning.followup_grace_days) to VALUE (YAML)."""
     import yaml
 
-    from sync.bundle import check_rules
+    from station.bundle import check_rules
 
     parsed = yaml.safe_load(value)
     store = open_store(db_path)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.camera import CameraScanner, HoldOff
+from drivers.camera import CameraScanner
 from drivers.errors import ScannerError
 from drivers.fake_camera import FakeCamera
+from drivers.holdoff import HoldOff
 from station.clock import VirtualClock
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from station.trust import TrustError, TrustList, atomic_write, load_trust_file, trust_entry
+from station.files import atomic_write
+from station.trust import TrustError, TrustList, load_trust_file, trust_entry
 
 
 def test_a_key_whose_spki_does_not_hash_to_its_kid_is_ignored_with_a_warning(

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from station.config import PolicySettings
-from station.errors import StationError
-from station.trust import TrustError, TrustList, atomic_write
+from station.errors import ConfigError, StationError
+from station.files import atomic_write
+from station.trust import TrustError, TrustList
 
 log = logging.getLogger("gate-station.bundle")
 
@@ -34,39 +33,13 @@ class BundleError(StationError):
     """A bundle that cannot be applied; the message names the part that is wrong."""
 
 
-def _nest(rules: dict[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for key, value in rules.items():
-        target = nested
-        *parents, leaf = key.split(".")
-        for parent in parents:
-            target = target.setdefault(parent, {})
-        if isinstance(value, dict) and isinstance(target.get(leaf), dict):
-            target[leaf].update(value)
-        else:
-            target[leaf] = value
-    return nested
-
-
 def apply_rules(policy: PolicySettings, rules: dict[str, Any], label: str = "rules"
                 ) -> PolicySettings:
-    """`policy` with overrides (the town's rules, a scenario's policy:) laid over it;
-    BundleError naming `label` and the bad key."""
-    merged = policy.model_dump()
-    for key, value in _nest(rules).items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
+    """`policy` with the bundle's rules laid over it; BundleError naming the bad key."""
     try:
-        return PolicySettings.model_validate(merged)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        key = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "not a policy key"
-        raise BundleError(f"{label}.{key}: {message}") from None
+        return policy.with_overrides(rules, label)
+    except ConfigError as error:
+        raise BundleError(str(error)) from None
 
 
 def check_rules(rules: dict[str, Any]) -> PolicySettings:
