@@ -47,6 +47,19 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Every other sentence a person reads (CLI, console, reports): `text(key, locale, **fields)`.
+# Keys are dotted by where they are used (`cli.…`, `console.…`, `report.…`); values are
+# str.format templates in (Chinese, English).
+TEXTS: dict[str, tuple[str, str]] = {
+}
+
+
+def text(key: str, locale: Locale = "zh_CN", **fields: object) -> str:
+    """The catalogue sentence `key` in `locale`, filled with `fields`. KeyError for an unknown
+    key: a missing translation is a bug the catalogue test must catch, not a silent fallback."""
+    return _pick(TEXTS[key], locale).format(**fields)
+
+
 def _pick(pair: tuple[str, str], locale: Locale) -> str:
     return pair[0] if locale == "zh_CN" else pair[1]
 
