@@ -30,7 +30,7 @@ from station.clock import CST, Clock, cst_date
 from station.codes import CodeError, HealthClaims, verify
 from station.config import PolicySettings
 from station.errors import ScannerError, ThermometerError
-from station.ledger import Kind, Ledger, LedgerError, Record
+from station.ledger import RECOVERED, Kind, Ledger, LedgerError, Record
 from station.policy import Decision, TemperatureOutcome, decide, is_fever
 from station.trust import TrustList
 
@@ -230,9 +230,9 @@ class Gate:
         if self._ledger_outage is None:
             return
         since, turned_away = self._ledger_outage
-        record = self._record("fault", detail=f"ledger: recovered; it could not be written "
-                                              f"from {since}; people turned away unrecorded: "
-                                              f"{turned_away}")
+        record = self._record("fault", device="ledger",
+                              detail=f"{RECOVERED}; it could not be written from {since}; "
+                                     f"people turned away unrecorded: {turned_away}")
         try:
             committed = self.ledger.append(record)
         except LedgerError:
@@ -251,7 +251,7 @@ class Gate:
         log.error("%s fault: %s", device, detail)
         self.faults[device] = detail
         self.outputs.show_fault()
-        for record in self._write([self._record("fault", detail=f"{device}: {detail}")]):
+        for record in self._write([self._record("fault", device=device, detail=detail)]):
             self._announce(record)
 
     def _recovered(self, device: str) -> None:
@@ -261,7 +261,7 @@ class Gate:
         del self.faults[device]
         if not self.faults:
             self.outputs.clear_fault()
-        for record in self._write([self._record("fault", detail=f"{device}: recovered")]):
+        for record in self._write([self._record("fault", device=device, detail=RECOVERED)]):
             self._announce(record)
 
     def _announce(self, record: Record) -> None:

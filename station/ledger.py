@@ -1,8 +1,13 @@
 """The station's ledger: every decision, fault and alarm, durably, in order.
 
-SQLite through sqlite-utils; WAL journal with `synchronous=FULL` (a commit survives power
-loss once `append` returns, if the card honours flushes); a busy timeout; the schema versioned
-with `PRAGMA user_version` and applied by migrations in order.
+SQLite through the project's one helper (`station.sqlite`: WAL journal with
+`synchronous=FULL`, so a commit survives power loss once `append` returns if the card honours
+flushes; a busy timeout; the file created 0600 and its directory fsynced); the schema versioned
+with `PRAGMA user_version` and applied by migrations in order, each in one transaction.
+
+Every SQL statement on the ledger file is in this module: writers use `append`,
+`mark_synced_seqs`, `purge_synced`; readers use the named read methods below (backlog, open
+faults, a day's register, statistics …), so the schema can change in one place.
 
 Identity (sync.md): the ledger has an `epoch` (a UUID made when the file is created) and each
 record a `seq` (INTEGER PRIMARY KEY AUTOINCREMENT: 1, 2, 3 … never reused, even after purges).
@@ -26,13 +31,14 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import sqlite_utils
-
+from station import sqlite
 from station.errors import StationError
 
 Kind = Literal["entry", "exit", "fault", "alarm"]
 T = TypeVar("T")
-BUSY_TIMEOUT_MS = 5000
+# A fault record whose `detail` starts with this word ends its device's fault (the ledger's
+# own outage record adds what happened meanwhile after a semicolon).
+RECOVERED = "recovered"
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the records table and its indexes
@@ -73,13 +79,22 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX records_unsynced_alarms ON records (seq) WHERE synced = 0 AND kind = 'alarm';
     """,
+    # 3: a fault record names its device in a column of its own (sync.md `device`), no
+    # longer as the first word of `detail` ("thermometer: …")
+    """
+    ALTER TABLE records ADD COLUMN device TEXT;
+    UPDATE records SET device = substr(detail, 1, instr(detail, ':') - 1),
+                       detail = ltrim(substr(detail, instr(detail, ':') + 1))
+     WHERE kind = 'fault' AND instr(detail, ':') > 1;
+    CREATE INDEX records_faults ON records (device, seq) WHERE kind = 'fault';
+    """,
 )
 
 
 _COLUMNS = (
     "event_id", "kind", "time", "day", "clock_synced", "boot_id", "boottime_ns", "direction",
     "subject", "name", "issuer", "org", "color", "nat", "returned", "origin", "temperature_c",
-    "ambient_c", "readings", "decision", "reasons", "detail",
+    "ambient_c", "readings", "decision", "reasons", "detail", "device",
 )
 INSERT_SQL = (f"INSERT INTO records ({', '.join(_COLUMNS)}) "
               f"VALUES ({', '.join(':' + c for c in _COLUMNS)})")
@@ -114,6 +129,7 @@ class Record:
     decision: str | None = None
     reasons: tuple[str, ...] = ()
     detail: str | None = None
+    device: str | None = None  # a fault record's device (sync.md): thermometer, camera, …
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     seq: int | None = None
 
@@ -149,17 +165,11 @@ class Ledger:
         self.path = Path(path)
         self.readonly = readonly
         try:
+            self._conn = sqlite.connect(self.path, readonly=readonly)
             if readonly:
-                self._conn = self._connect_readonly()
+                self._check_schema(self._conn, new_file_allowed=False)
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._conn = sqlite3.connect(self.path, isolation_level=None,
-                                             check_same_thread=False)
-                self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                self._conn.execute("PRAGMA journal_mode = WAL")
-                self._conn.execute("PRAGMA synchronous = FULL")
                 self._migrate()
-            self.db = sqlite_utils.Database(self._conn)
             self.epoch = self._meta("epoch")
         except (sqlite3.Error, OSError) as error:
             raise LedgerError(f"{self.path}: cannot open the ledger: {error}") from None
@@ -169,18 +179,6 @@ class Ledger:
         if not Path(path).exists():
             raise LedgerError(f"{path}: no ledger here")
         return cls(path, readonly=True)
-
-    def _connect_readonly(self) -> sqlite3.Connection:
-        uri = f"file:{self.path.resolve()}?mode=ro"
-        wal = self.path.with_name(self.path.name + "-wal")
-        if not wal.exists() and not self.path.with_name(self.path.name + "-shm").exists():
-            # no writer has the file open (it would have made -wal/-shm), and a read-only
-            # connection cannot create them: read the file as it stands
-            uri += "&immutable=1"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._check_schema(conn, new_file_allowed=False)
-        return conn
 
     def _check_schema(self, conn: sqlite3.Connection, *, new_file_allowed: bool) -> int:
         """The file's schema version; LedgerError if it is another kind of database or a
@@ -196,19 +194,14 @@ class Ledger:
     def _migrate(self) -> None:
         version = self._check_schema(self._conn, new_file_allowed=True)
         for number in range(version, len(MIGRATIONS)):
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with sqlite.transaction(self._conn) as conn:
                 for statement in MIGRATIONS[number].split(";"):
                     if statement.strip():
-                        self._conn.execute(statement)
+                        conn.execute(statement)
                 if number == 0:
-                    self._conn.execute("INSERT INTO meta VALUES ('epoch', ?), ('created', ?)",
-                                       (str(uuid.uuid4()), dt.datetime.now(dt.UTC).isoformat()))
-                self._conn.execute(f"PRAGMA user_version = {number + 1}")
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+                    conn.execute("INSERT INTO meta VALUES ('epoch', ?), ('created', ?)",
+                                 (str(uuid.uuid4()), dt.datetime.now(dt.UTC).isoformat()))
+                conn.execute(f"PRAGMA user_version = {number + 1}")
 
     def _meta(self, key: str) -> str:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -239,6 +232,13 @@ class Ledger:
             "UPDATE records SET synced = 1 WHERE synced = 0 AND seq <= ?",
             (through_seq,)).rowcount)
 
+    def mark_synced_seqs(self, seqs: Sequence[int]) -> int:
+        """Mark exactly these records as received by the town, in one transaction; how many
+        changed (records already marked, or purged, are not counted)."""
+        return self._transaction(lambda conn: conn.executemany(
+            "UPDATE records SET synced = 1 WHERE seq = ? AND synced = 0",
+            [(seq,) for seq in seqs]).rowcount)
+
     def purge_synced(self, before_day: dt.date) -> int:
         """Delete records the town has, from days before `before_day`. Unsynced records are
         never deleted, whatever their age. Returns how many were deleted."""
@@ -252,24 +252,25 @@ class Ledger:
         if self.readonly:
             raise LedgerError(f"{self.path}: opened read-only")
         try:
-            with self._conn:
-                self._conn.execute("BEGIN IMMEDIATE")
-                return work(self._conn)
+            with sqlite.transaction(self._conn) as conn:
+                return work(conn)
         except (sqlite3.Error, OSError) as error:
             raise LedgerError(f"{self.path}: cannot write the ledger: {error}") from None
 
     # -- reading ----------------------------------------------------------------------------
 
-    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    def _query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
               ) -> list[dict[str, Any]]:
         """All rows of a query. Materialized on purpose: a half-read cursor would hold a
         read transaction open and pin this connection to an old snapshot of the WAL."""
         try:
-            return list(self.db.query(sql, params))
+            cursor = self._conn.execute(sql, params)
+            names = [column[0] for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         except sqlite3.Error as error:
             raise LedgerError(f"{self.path}: cannot read the ledger: {error}") from None
 
-    def records(self, where: str = "1", params: Sequence[Any] = (), *, order: str = "seq",
+    def _records(self, where: str = "1", params: Sequence[Any] = (), *, order: str = "seq",
                 limit: int | None = None, page: int = 2000) -> Iterator[Record]:
         """Matching records; in seq order they are read a page at a time, so a whole-ledger
         export does not hold the ledger in memory."""
@@ -277,13 +278,13 @@ class Ledger:
             sql = f"SELECT * FROM records WHERE {where} ORDER BY {order}"
             if limit is not None:
                 sql += f" LIMIT {int(limit)}"
-            for row in self.query(sql, params):
+            for row in self._query(sql, params):
                 yield Record.from_row(row)
             return
         after, left = 0, limit
         while left is None or left > 0:
             size = page if left is None else min(page, left)
-            rows = self.query(f"SELECT * FROM records WHERE ({where}) AND seq > ? "
+            rows = self._query(f"SELECT * FROM records WHERE ({where}) AND seq > ? "
                               f"ORDER BY seq LIMIT {size}", [*params, after])
             for row in rows:
                 yield Record.from_row(row)
@@ -294,7 +295,140 @@ class Ledger:
                 left -= len(rows)
 
     def count(self) -> int:
-        return int(self.query("SELECT count(*) AS n FROM records")[0]["n"])
+        return int(self._query("SELECT count(*) AS n FROM records")[0]["n"])
+
+    def last_seq(self) -> int:
+        """The highest seq this ledger has ever issued (0 for none), purged records included."""
+        rows = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'records'")
+        return int(rows[0]["seq"]) if rows else 0
+
+    def all_records(self) -> Iterator[Record]:
+        """Every record, oldest first, a page at a time."""
+        return self._records()
+
+    # -- named reads: sync --------------------------------------------------------------------
+
+    def backlog(self) -> int:
+        """How many records the town has not acknowledged yet."""
+        return int(self._query("SELECT count(*) AS n FROM records WHERE synced = 0")[0]["n"])
+
+    def unsynced(self, limit: int, *, alarms_after: int | None = None) -> list[Record]:
+        """The oldest unsynced records; with `alarms_after`, only alarms with a higher seq
+        (the sync client sends alarms before older ordinary records)."""
+        if alarms_after is not None:
+            return list(self._records("synced = 0 AND kind = 'alarm' AND seq > ?",
+                                      [alarms_after], limit=limit))
+        return list(self._records("synced = 0", limit=limit))
+
+    def oldest_unsynced_seq(self) -> int | None:
+        rows = self._query("SELECT min(seq) AS seq FROM records WHERE synced = 0")
+        return None if rows[0]["seq"] is None else int(rows[0]["seq"])
+
+    def open_faults(self) -> list[str]:
+        """Devices whose latest fault record is not a recovery, sorted."""
+        rows = self._query(
+            """SELECT device, detail FROM records AS r
+               WHERE kind = 'fault' AND device IS NOT NULL
+                 AND seq = (SELECT max(seq) FROM records
+                            WHERE kind = 'fault' AND device = r.device)""")
+        return sorted(row["device"] for row in rows
+                      if not (row["detail"] or "").startswith(RECOVERED))
+
+    # -- named reads: the officer's views -----------------------------------------------------
+
+    def find(self, *, day: dt.date | None = None, since: str | None = None,
+             until: str | None = None, denied: bool = False, fever: bool = False,
+             subject: str | None = None, kind: str | None = None) -> Iterator[Record]:
+        """Records matching every filter given, oldest first. `since`/`until` compare the
+        recorded CST wall time (ISO 8601 text, `until` exclusive)."""
+        where: list[str] = ["1"]
+        params: list[Any] = []
+        for condition, value in (("day = ?", day.isoformat() if day else None),
+                                 ("time >= ?", since), ("time < ?", until),
+                                 ("subject = ?", subject), ("kind = ?", kind)):
+            if value is not None:
+                where.append(condition)
+                params.append(value)
+        if denied:
+            where.append("kind = 'entry' AND decision = 'deny'")
+        if fever:
+            where.append("(kind = 'alarm' OR EXISTS (SELECT 1 FROM json_each(reasons) "
+                         "WHERE value = 'fever'))")
+        return self._records(" AND ".join(where), params)
+
+    def first_entries(self, day: dt.date) -> list[dict[str, Any]]:
+        """Each identified person's first entry of `day` (with `n`, their entries that day),
+        in time order: the daily register."""
+        rows = self._query(
+            """SELECT subject, name, org, time, temperature_c, color, decision, reasons, n
+               FROM (SELECT subject, name, org, time, temperature_c, color, decision, reasons,
+                            row_number() OVER (PARTITION BY subject ORDER BY seq) AS rn,
+                            count(*) OVER (PARTITION BY subject) AS n
+                     FROM records WHERE day = ? AND kind = 'entry' AND subject IS NOT NULL)
+               WHERE rn = 1 ORDER BY time""", [day.isoformat()])
+        for row in rows:
+            row["reasons"] = tuple(json.loads(row["reasons"]))
+        return rows
+
+    def unidentified_entries(self, day: dt.date) -> list[Record]:
+        """Entries of `day` without a verified subject (bad code, no code), oldest first."""
+        return list(self._records("day = ? AND kind = 'entry' AND subject IS NULL",
+                                  [day.isoformat()]))
+
+    def alarms(self, day: dt.date) -> list[Record]:
+        """The alarm records of `day`, newest first."""
+        return list(self._records("day = ? AND kind = 'alarm'", [day.isoformat()],
+                                  order="seq DESC"))
+
+    def day_counts(self, day: dt.date) -> dict[tuple[str, str | None], int]:
+        """How many records of `day` per (kind, decision)."""
+        return {(row["kind"], row["decision"]): int(row["n"]) for row in self._query(
+            """SELECT kind, decision, count(*) AS n FROM records
+               WHERE day = ? GROUP BY kind, decision""", [day.isoformat()])}
+
+    def returning_workers(self, returned_from: dt.date, returned_to: dt.date
+                          ) -> list[dict[str, Any]]:
+        """(subject, name, returned, origin, nat = the latest NAT seen) of every returning
+        worker whose return date lies in [returned_from, returned_to], by return date."""
+        return self._query(
+            """SELECT subject, name, returned, origin, max(nat) AS nat FROM records
+               WHERE returned IS NOT NULL AND returned BETWEEN ? AND ?
+                 AND subject IS NOT NULL
+               GROUP BY subject, returned ORDER BY returned, subject""",
+            [returned_from.isoformat(), returned_to.isoformat()])
+
+    def entries_per_day(self, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
+        """Per day in [first, last]: entries, admitted, denied, fevers."""
+        return self._query(
+            """SELECT day, count(*) AS entries,
+                      sum(decision = 'admit') AS admitted, sum(decision = 'deny') AS denied,
+                      sum(EXISTS (SELECT 1 FROM json_each(reasons) WHERE value = 'fever'))
+                        AS fevers
+               FROM records WHERE kind = 'entry' AND day BETWEEN ? AND ?
+               GROUP BY day ORDER BY day""", [first.isoformat(), last.isoformat()])
+
+    def entries_per_hour(self, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
+        """Per hour of the day (CST wall time), over [first, last]: entries and denied."""
+        return self._query(
+            """SELECT substr(time, 12, 2) AS hour, count(*) AS entries,
+                      sum(decision = 'deny') AS denied
+               FROM records WHERE kind = 'entry' AND day BETWEEN ? AND ?
+               GROUP BY hour ORDER BY hour""", [first.isoformat(), last.isoformat()])
+
+    def denial_reasons(self, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
+        """How often each reason code denied an entry in [first, last], most frequent first."""
+        return self._query(
+            """SELECT j.value AS reason, count(*) AS n
+               FROM records, json_each(records.reasons) AS j
+               WHERE kind = 'entry' AND decision = 'deny' AND day BETWEEN ? AND ?
+               GROUP BY j.value ORDER BY n DESC, reason""", [first.isoformat(), last.isoformat()])
+
+    def newest_synced_clock_time(self) -> str | None:
+        """The wall time of the newest record written with a synchronized clock: the clock
+        floor of health-code.md."""
+        rows = self._query("SELECT time FROM records WHERE clock_synced = 1 "
+                           "ORDER BY seq DESC LIMIT 1")
+        return str(rows[0]["time"]) if rows else None
 
     def close(self) -> None:
         self._conn.close()

@@ -14,7 +14,7 @@ from station.messages import Locale, reason_message, word
 
 JSON_FIELDS = ("seq", "time", "kind", "direction", "subject", "name", "issuer", "org",
                "color", "nat", "returned", "origin", "temperature_c", "ambient_c", "readings",
-               "decision", "reasons", "detail", "clock_synced", "event_id")
+               "decision", "reasons", "device", "detail", "clock_synced", "event_id")
 KIND_WORDS = {"entry": ("入厂", "entry"), "exit": ("出厂", "exit"), "fault": ("故障", "fault"),
               "alarm": ("告警", "alarm")}
 
@@ -62,6 +62,8 @@ def table_row(record: Record, locale: Locale) -> str:
         else (record.detail or "")
     if record.kind == "alarm":
         reasons = record.detail or reasons
+    elif record.kind == "fault":
+        reasons = f"{record.device}: {record.detail}" if record.device else reasons
     return _row((
         str(record.seq), record.time[:19].replace("T", " "), _kind(record.kind, locale),
         record.subject or "—", record.name or "", word(record.color, locale) if record.color
@@ -70,7 +72,7 @@ def table_row(record: Record, locale: Locale) -> str:
 
 
 CSV_COLUMNS = ("seq", "time", "kind", "direction", "subject", "name", "org", "color",
-               "temperature_c", "ambient_c", "decision", "reasons", "detail", "nat",
+               "temperature_c", "ambient_c", "decision", "reasons", "device", "detail", "nat",
                "returned", "origin", "clock_synced")
 
 

@@ -7,7 +7,6 @@ station's CST wall times as recorded.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,20 +19,8 @@ def log_records(ledger: Ledger, *, day: dt.date | None = None, since: str | None
                 until: str | None = None, denied: bool = False, fever: bool = False,
                 subject: str | None = None, kind: str | None = None) -> Iterator[Record]:
     """Records matching every filter given, oldest first."""
-    where: list[str] = ["1"]
-    params: list[Any] = []
-    for condition, value in (("day = ?", day.isoformat() if day else None),
-                             ("time >= ?", since), ("time < ?", until),
-                             ("subject = ?", subject), ("kind = ?", kind)):
-        if value is not None:
-            where.append(condition)
-            params.append(value)
-    if denied:
-        where.append("kind = 'entry' AND decision = 'deny'")
-    if fever:
-        where.append("(kind = 'alarm' OR EXISTS (SELECT 1 FROM json_each(reasons) "
-                     "WHERE value = 'fever'))")
-    return ledger.records(" AND ".join(where), params)
+    return ledger.find(day=day, since=since, until=until, denied=denied, fever=fever,
+                       subject=subject, kind=kind)
 
 
 @dataclass(frozen=True)
@@ -80,28 +67,19 @@ class DailyReport:
 
 def daily_report(ledger: Ledger, day: dt.date, policy: PolicySettings) -> DailyReport:
     report = DailyReport(day)
-    key = day.isoformat()
-    for row in ledger.query(
-        """SELECT subject, name, org, time, temperature_c, color, decision, reasons, n
-           FROM (SELECT subject, name, org, time, temperature_c, color, decision, reasons,
-                        row_number() OVER (PARTITION BY subject ORDER BY seq) AS rn,
-                        count(*) OVER (PARTITION BY subject) AS n
-                 FROM records WHERE day = ? AND kind = 'entry' AND subject IS NOT NULL)
-           WHERE rn = 1 ORDER BY time""", [key]):
+    for row in ledger.first_entries(day):
         report.people.append(RegisterRow(
             row["subject"], row["name"], row["org"], row["time"], row["temperature_c"],
-            row["color"], row["decision"], tuple(json.loads(row["reasons"])), row["n"]))
-    report.unidentified = list(ledger.records(
-        "day = ? AND kind = 'entry' AND subject IS NULL", [key]))
-    for row in ledger.query("""SELECT kind, decision, count(*) AS n FROM records
-                               WHERE day = ? GROUP BY kind, decision""", [key]):
-        if row["kind"] == "entry" and row["decision"] == "admit":
-            report.admitted = row["n"]
-        elif row["kind"] == "entry":
-            report.denied += row["n"]
-        elif row["kind"] == "exit":
-            report.exits = row["n"]
-    report.alarms = list(ledger.records("day = ? AND kind = 'alarm'", [key], order="seq DESC"))
+            row["color"], row["decision"], row["reasons"], row["n"]))
+    report.unidentified = ledger.unidentified_entries(day)
+    for (kind, decision), n in ledger.day_counts(day).items():
+        if kind == "entry" and decision == "admit":
+            report.admitted = n
+        elif kind == "entry":
+            report.denied += n
+        elif kind == "exit":
+            report.exits = n
+    report.alarms = ledger.alarms(day)
     report.due_tests = due_tests(ledger, day, policy)
     return report
 
@@ -112,12 +90,7 @@ def due_tests(ledger: Ledger, day: dt.date, policy: PolicySettings) -> list[DueT
     earliest = day - dt.timedelta(days=rules.rules_apply_days)
     window = {day, day + dt.timedelta(days=1)}
     found: list[DueTest] = []
-    for row in ledger.query(
-        """SELECT subject, name, returned, origin, max(nat) AS nat FROM records
-           WHERE returned IS NOT NULL AND returned >= ? AND returned BETWEEN ? AND ?
-             AND subject IS NOT NULL
-           GROUP BY subject, returned ORDER BY returned, subject""",
-            [earliest.isoformat(), rules.window[0].isoformat(), rules.window[1].isoformat()]):
+    for row in ledger.returning_workers(max(earliest, rules.window[0]), rules.window[1]):
         if row["origin"] not in rules.origins:
             continue
         returned = dt.date.fromisoformat(row["returned"])
@@ -140,22 +113,5 @@ class Stats:
 
 def stats(ledger: Ledger, today: dt.date, days: int) -> Stats:
     first = today - dt.timedelta(days=days - 1)
-    params = [first.isoformat(), today.isoformat()]
-    per_day = list(ledger.query(
-        """SELECT day, count(*) AS entries,
-                  sum(decision = 'admit') AS admitted, sum(decision = 'deny') AS denied,
-                  sum(EXISTS (SELECT 1 FROM json_each(reasons) WHERE value = 'fever'))
-                    AS fevers
-           FROM records WHERE kind = 'entry' AND day BETWEEN ? AND ?
-           GROUP BY day ORDER BY day""", params))
-    per_hour = list(ledger.query(
-        """SELECT substr(time, 12, 2) AS hour, count(*) AS entries,
-                  sum(decision = 'deny') AS denied
-           FROM records WHERE kind = 'entry' AND day BETWEEN ? AND ?
-           GROUP BY hour ORDER BY hour""", params))
-    denials = list(ledger.query(
-        """SELECT j.value AS reason, count(*) AS n
-           FROM records, json_each(records.reasons) AS j
-           WHERE kind = 'entry' AND decision = 'deny' AND day BETWEEN ? AND ?
-           GROUP BY j.value ORDER BY n DESC, reason""", params))
-    return Stats(first, today, per_day, per_hour, denials)
+    return Stats(first, today, ledger.entries_per_day(first, today),
+                 ledger.entries_per_hour(first, today), ledger.denial_reasons(first, today))

@@ -134,17 +134,15 @@ class SyncClient:
     # -- push ---------------------------------------------------------------------------------
 
     def backlog(self) -> int:
-        return int(self.ledger.query(
-            "SELECT count(*) AS n FROM records WHERE synced = 0")[0]["n"])
+        return self.ledger.backlog()
 
     def _next_batch(self) -> list[Record]:
         size = self.state.batch
         # alarms go before older ordinary records (index: records_unsynced_alarms)
-        alarms = list(self.ledger.records("synced = 0 AND kind = 'alarm' AND seq > ?",
-                                          [self._alarm_floor], limit=size))
+        alarms = self.ledger.unsynced(size, alarms_after=self._alarm_floor)
         if alarms:
             return alarms
-        return list(self.ledger.records("synced = 0", limit=size))
+        return self.ledger.unsynced(size)
 
     def push_once(self) -> float | None:
         """Send one batch. Returns None when it went through (or there was nothing to send),
@@ -248,13 +246,7 @@ class SyncClient:
 
     def open_device_faults(self) -> list[str]:
         """Devices whose latest fault record in the ledger is not a recovery."""
-        latest: dict[str, str] = {}
-        for row in self.ledger.query("SELECT detail FROM records WHERE kind = 'fault' "
-                                     "ORDER BY seq DESC LIMIT 500"):
-            device, _, rest = (row["detail"] or "").partition(":")
-            if device in DEVICES and device not in latest:
-                latest[device] = rest.strip()
-        return sorted(d for d, rest in latest.items() if not rest.startswith("recovered"))
+        return [device for device in self.ledger.open_faults() if device in DEVICES]
 
     def heartbeat(self) -> bool:
         from importlib.metadata import version

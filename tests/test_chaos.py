@@ -40,8 +40,8 @@ def assert_exactly_once(town_db: Path, ledger_path: Path, count: int) -> None:
     store = SqliteTownStore(town_db)
     with Ledger(ledger_path) as ledger:
         epoch = ledger.epoch
-        local = {r.seq: r for r in ledger.records()}
-        unsynced = ledger.query("SELECT count(*) AS n FROM records WHERE synced = 0")[0]["n"]
+        local = {r.seq: r for r in ledger.all_records()}
+        unsynced = ledger.backlog()
     stored = store.epoch_records("gate-a", epoch)
     store.close()
     seqs = [seq for seq, _ in stored]

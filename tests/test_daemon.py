@@ -77,7 +77,7 @@ def test_a_missing_thermometer_bus_is_a_recorded_fault_not_a_crash(tmp_path: Pat
             time.sleep(0.3)
             if (tmp_path / "ledger.db").exists():
                 with Ledger.open_readonly(tmp_path / "ledger.db") as ledger:
-                    faults = [r.detail or "" for r in ledger.records("kind = 'fault'")]
+                    faults = [f"{r.device}: {r.detail}" for r in ledger.find(kind="fault")]
         assert process.poll() is None  # still running, denying everyone until it is fixed
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=20)

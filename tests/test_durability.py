@@ -61,8 +61,8 @@ def test_kill_9_at_random_points_loses_nothing(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
     with Ledger(ledger_path) as ledger:
-        stored = {r.event_id: r.to_json() for r in ledger.records()}
-        seqs = [r.seq for r in ledger.records()]
+        stored = {r.event_id: r.to_json() for r in ledger.all_records()}
+        seqs = [r.seq for r in ledger.all_records()]
     assert seqs == list(range(1, len(seqs) + 1))  # no gaps, nothing reused
     missing = [event for event in printed if event not in stored]
     assert missing == [], f"{len(missing)} printed records are not in the ledger"

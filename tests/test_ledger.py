@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from station.ledger import Ledger, LedgerError, Record
+from station.ledger import MIGRATIONS, Ledger, LedgerError, Record
 
 
 def record(kind: str = "entry", **fields: object) -> Record:
@@ -23,7 +25,7 @@ def test_durability_settings(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_epoch_is_made_once_and_kept(tmp_path: Path) -> None:
@@ -49,7 +51,7 @@ def test_records_round_trip(tmp_path: Path) -> None:
                       boottime_ns=123)
     with Ledger(tmp_path / "l.db") as ledger:
         (written,) = ledger.append(original)
-        (read,) = ledger.records()
+        (read,) = ledger.all_records()
     assert read == written and read.seq == 1 and read.readings == (37.4, 36.5)
 
 
@@ -142,18 +144,52 @@ def test_not_a_ledger_and_newer_schemas_are_refused(tmp_path: Path) -> None:
 
 
 def test_an_older_ledger_is_migrated_in_place(tmp_path: Path) -> None:
+    """A schema-2 ledger (device as the first word of `detail`) opens as schema 3 with the
+    device in its own column, the epoch and every record kept."""
     path = tmp_path / "l.db"
-    with Ledger(path) as ledger:
-        ledger.append(record())
-        epoch = ledger.epoch
-        ledger._conn.execute("DROP INDEX records_unsynced_alarms")
-        ledger._conn.execute("PRAGMA user_version = 1")  # as schema 1 left it
+    conn = sqlite3.connect(path)
+    for statement in (MIGRATIONS[0] + MIGRATIONS[1]).split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("INSERT INTO meta VALUES ('epoch', 'e-1'), ('created', 'then')")
+    old = record(kind="fault").to_row()
+    del old["device"]
+    for detail in ("thermometer: I2C error", "camera: recovered", "no device word"):
+        columns = ", ".join(old)
+        conn.execute(f"INSERT INTO records ({columns}) VALUES ({', '.join('?' * len(old))})",
+                     [*{**old, "detail": detail, "event_id": detail}.values()])
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
     with Ledger(path) as upgraded:
-        conn = upgraded._conn
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
-        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = "
-                            "'records_unsynced_alarms'").fetchone()[0] == 1
-        assert upgraded.epoch == epoch and upgraded.count() == 1
+        assert upgraded._conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        faults = [(r.device, r.detail) for r in upgraded.all_records()]
+        assert faults == [("thermometer", "I2C error"), ("camera", "recovered"),
+                          (None, "no device word")]
+        assert upgraded.epoch == "e-1" and upgraded.open_faults() == ["thermometer"]
+
+
+def test_a_new_ledger_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        Ledger(tmp_path / "l.db").close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "l.db").stat().st_mode) == 0o600
+
+
+def test_named_reads_for_sync(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.append(record(), record(kind="alarm"), record(),
+                      record(kind="fault", device="camera", detail="unplugged"))
+        assert ledger.backlog() == 4 and ledger.last_seq() == 4
+        assert [r.seq for r in ledger.unsynced(10, alarms_after=0)] == [2]
+        assert [r.seq for r in ledger.unsynced(2)] == [1, 2]
+        assert ledger.mark_synced_seqs([1, 2, 2]) == 2
+        assert ledger.oldest_unsynced_seq() == 3 and ledger.backlog() == 2
+        assert ledger.open_faults() == ["camera"]
+        ledger.append(record(kind="fault", device="camera", detail="recovered"))
+        assert ledger.open_faults() == []
 
 
 def test_a_path_that_cannot_hold_a_ledger_is_a_ledger_error(tmp_path: Path) -> None:

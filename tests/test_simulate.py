@@ -68,7 +68,7 @@ def test_the_faults_scenario() -> None:
     assert (None, ["format"]) in entries
     assert (None, ["expired"]) in entries
     assert ("W0000206", ["sensor-fault"]) in entries
-    details = [r["detail"] for r in rows if r["kind"] == "fault"]
+    details = [f"{r['device']}: {r['detail']}" for r in rows if r["kind"] == "fault"]
     assert any(d.startswith("camera: ") for d in details)
     assert "camera: recovered" in details
     assert any("people turned away unrecorded: 1" in d for d in details)

@@ -82,7 +82,7 @@ def test_server_content_equals_the_ledger(tmp_path: Path, town: TownProcess) -> 
     drain(client)
     store = SqliteTownStore(town.db)
     stored = {r["seq"]: r for r in store.entries()}
-    for record in client.ledger.records():
+    for record in client.ledger.all_records():
         sent = entry_json(record)
         assert all(stored[record.seq][key] == value for key, value in sent.items())
     assert len(stored) == 20
@@ -180,11 +180,12 @@ def test_heartbeat_reports_backlog_and_open_device_faults(tmp_path: Path,
 
     fault = {"kind": "fault", "time": "2021-02-01T07:00:00.000+08:00", "day": "2021-02-01",
              "clock_synced": False}
-    client.ledger.append(Record(**fault, detail="camera: camera stopped delivering frames"),
-                         Record(**fault, detail="thermometer: I2C error"),
-                         Record(**fault, detail="camera: recovered"),
-                         Record(**fault, detail="ledger: recovered; it could not be written "
-                                                "from …; people turned away unrecorded: 1"))
+    client.ledger.append(Record(**fault, device="camera",
+                                detail="camera stopped delivering frames"),
+                         Record(**fault, device="thermometer", detail="I2C error"),
+                         Record(**fault, device="camera", detail="recovered"),
+                         Record(**fault, device="ledger", detail="recovered; it could not be "
+                                "written from …; people turned away unrecorded: 1"))
     assert client.heartbeat()
     store = SqliteTownStore(town.db)
     (status,) = store.stations()
@@ -202,7 +203,7 @@ def test_retention_purges_only_synced_records(tmp_path: Path, town: TownProcess)
     assert client.backlog() == 200
     purged = client.housekeeping(today=dt.date(2021, 6, 1))  # all records are months old
     assert purged == 100 and client.ledger.count() == 200 and client.backlog() == 200
-    seqs = [r.seq for r in client.ledger.records()]
+    seqs = [r.seq for r in client.ledger.all_records()]
     assert seqs[0] == 101  # the unsynced ones survive whatever their age
     client.close()
 
