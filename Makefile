@@ -23,7 +23,7 @@ lint: setup
 	$(BIN)/ruff check station drivers sync tests bench
 
 typecheck: setup
-	$(BIN)/mypy station drivers sync
+	$(BIN)/mypy station drivers sync tests
 
 unit: setup
 	$(BIN)/pytest

@@ -28,32 +28,28 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from station.clock import CST, VirtualClock  # noqa: E402
-from station.ledger import INSERT_SQL, Ledger, Record  # noqa: E402
+from station.ledger import Ledger, Record  # noqa: E402
 
 
 def bench_latency(people: int, workdir: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric import ed25519
-    from gpiozero.pins.mock import MockFactory
 
-    from drivers.camera import CameraScanner
-    from drivers.fake_camera import FakeCamera
-    from drivers.fake_smbus import FakeSMBus
-    from drivers.mlx90614 import MLX90614
-    from drivers.outputs import GateOutputs, OutputPins
+    from station import hardware
     from station.codes import Color, HealthClaims, issue
-    from station.config import PolicySettings
+    from station.config import PolicySettings, validate
     from station.gate import Gate
-    from station.simulate import ScriptedThermometer
+    from station.testing import ScriptedThermometer
     from station.trust import TrustList, trust_entry
 
     clock = VirtualClock()
-    bus = FakeSMBus()
-    thermometer = ScriptedThermometer(MLX90614(bus, sleep=clock.sleep, monotonic=clock.monotonic),
-                                      bus)
-    camera = FakeCamera(sleep=clock.sleep)
-    scanner = CameraScanner(camera.open, sleep=clock.sleep, monotonic=clock.monotonic)
-    factory = MockFactory()
-    outputs = GateOutputs(OutputPins(), factory)
+    # the same factory functions as the daemon and simulate, every device on its fake
+    devices, fakes = hardware.on_fakes(validate({}, "(bench)")), hardware.Fakes()
+    driver = hardware.build_thermometer(devices, fakes, sleep=clock.sleep,
+                                        monotonic=clock.monotonic)
+    assert fakes.smbus is not None
+    thermometer = ScriptedThermometer(driver, fakes.smbus)
+    scanner = hardware.build_scanner(devices, fakes, sleep=clock.sleep, monotonic=clock.monotonic)
+    outputs = hardware.build_outputs(devices, fakes)
     key = ed25519.Ed25519PrivateKey.generate()
     trust = TrustList.from_document({"keys": [trust_entry(key.public_key(), "500118")]})
     policy = PolicySettings()
@@ -95,13 +91,12 @@ def bench_simulate(people: int, workdir: Path) -> None:
 
 
 def build_big_ledger(path: Path, records: int, per_day: int) -> None:
-    """A ledger with `records` realistic rows, written in bulk (not through the gate)."""
+    """A ledger with `records` realistic rows, appended 10,000 per transaction (not through
+    the gate)."""
     ledger = Ledger(path)
     rng = random.Random(3)
     start = dt.datetime(2021, 1, 1, 7, 0, tzinfo=CST)
-    conn = ledger._conn
-    conn.execute("BEGIN")
-    batch = []
+    batch: list[Record] = []
     for index in range(records):
         day, slot = divmod(index, per_day)
         when = start + dt.timedelta(days=day, seconds=slot * 40000 / per_day)
@@ -117,16 +112,14 @@ def build_big_ledger(path: Path, records: int, per_day: int) -> None:
                         reasons=("fever",) if fever else (), returned=returned,
                         origin="outside-municipality" if returned else None,
                         event_id=str(uuid.UUID(int=rng.getrandbits(128))))
-        batch.append(record.to_row())
+        batch.append(record)
         if fever:
             batch.append(Record(**{**record.__dict__, "kind": "alarm", "seq": None,
-                                   "event_id": str(uuid.UUID(int=rng.getrandbits(128)))}
-                                ).to_row())
+                                   "event_id": str(uuid.UUID(int=rng.getrandbits(128)))}))
         if len(batch) >= 10000:
-            conn.executemany(INSERT_SQL, batch)
+            ledger.append(*batch)
             batch.clear()
-    conn.executemany(INSERT_SQL, batch)
-    conn.execute("COMMIT")
+    ledger.append(*batch)
     ledger.close()
 
 

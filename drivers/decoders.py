@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from drivers.errors import ScannerError
+from drivers.text import decode_scanned
 
 Frame = npt.NDArray[np.uint8]
 Decoder = Callable[[Frame], list[str]]
@@ -37,12 +38,8 @@ DEFAULT_CHAIN = ("zxing", "zbar", "zxing-smooth")
 def bytes_to_text(data: bytes) -> str:
     """Text of a byte-mode payload with no ECI: UTF-8 (what phones write), else GB18030
     (Chinese legacy), else Latin-1 (the QR standard's default, never fails)."""
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
+    text = decode_scanned(data)
+    return data.decode("latin-1") if text is None else text
 
 
 def _zxing_decoder(smooth: bool) -> Decoder:

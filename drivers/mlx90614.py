@@ -112,12 +112,14 @@ class Compensation:
 
 @dataclass(frozen=True)
 class MeasureSettings:
-    """How `measure()` samples. `plausible_c` is the body range that means "a person is there"."""
+    """How `measure()` samples. `plausible_c` (°C, low and high) is the body range that means
+    "a person is there"; it is policy, so it has no default here (config.yaml's
+    `policy.plausible_c` is the one place it is set)."""
 
+    plausible_c: tuple[float, float]
     samples: int = 5
     sample_interval_s: float = 0.02
     poll_interval_s: float = 0.05
-    plausible_c: tuple[float, float] = (34.0, 42.5)
     compensation: Compensation = field(default_factory=Compensation)
     stuck_reads: int = 50
 
@@ -137,7 +139,7 @@ class MLX90614:
         address: int = DEFAULT_ADDRESS,
         *,
         retries: int = 3,
-        settings: MeasureSettings | None = None,
+        settings: MeasureSettings,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -146,7 +148,7 @@ class MLX90614:
         self._owns_bus = isinstance(bus, int)
         self.address = address
         self.retries = retries
-        self.settings = settings or MeasureSettings()
+        self.settings = settings
         self._sleep = sleep
         self._monotonic = monotonic
         self._last_object_raw: int | None = None

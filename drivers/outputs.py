@@ -43,14 +43,17 @@ FAULT_BLINK_S = 0.25
 
 @dataclass(frozen=True)
 class OutputPins:
-    relay: int = 17
-    relay_active_high: bool = False
-    green_led: int = 27
-    red_led: int = 22
-    buzzer: int = 23
-    exit_button: int | None = 24
-    door_contact: int | None = None
-    open_seconds: float = 3.0
+    """BCM pin numbers and the gate's open time (s). No defaults here: config.yaml's
+    `outputs:` section is the one place they are set (station.hardware.output_pins)."""
+
+    relay: int
+    relay_active_high: bool
+    green_led: int
+    red_led: int
+    buzzer: int
+    exit_button: int | None
+    door_contact: int | None
+    open_seconds: float
 
 
 class GateOutputs:
@@ -125,6 +128,11 @@ class GateOutputs:
 
     def relay_off(self) -> None:
         self.relay.off()
+
+    @property
+    def gate_open(self) -> bool:
+        """Whether the relay is holding the gate open right now."""
+        return bool(self.relay.is_active)
 
     @property
     def door_open(self) -> bool | None:

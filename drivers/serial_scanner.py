@@ -23,33 +23,28 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any
 
 from drivers.holdoff import HoldOff
+from drivers.protocols import SerialPort
 from drivers.reopen import Reopener
+from drivers.text import decode_scanned
 
 MAX_LINE = 4096
 _CONTROL = bytes(range(0x20)).replace(b"\t", b"") + b"\x7f"
 
 
-def open_serial_port(url: str, baudrate: int = 9600) -> Any:
+def open_serial_port(url: str, baudrate: int = 9600) -> SerialPort:
     import serial
 
-    return serial.serial_for_url(url, baudrate=baudrate, bytesize=8, parity="N", stopbits=1,
-                                 timeout=0.05)
+    port: SerialPort = serial.serial_for_url(url, baudrate=baudrate, bytesize=8, parity="N",
+                                             stopbits=1, timeout=0.05)
+    return port
 
 
 def clean_line(raw: bytes) -> str | None:
     """A scanned line's text with control bytes removed, or None if it is not text."""
     data = raw.translate(None, _CONTROL).strip()
-    if not data:
-        return None
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return None
+    return decode_scanned(data) if data else None
 
 
 class SerialScanner:
@@ -57,7 +52,7 @@ class SerialScanner:
 
     def __init__(
         self,
-        open_port: Callable[[], Any],
+        open_port: Callable[[], SerialPort],
         *,
         holdoff_s: float = 3.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -67,7 +62,7 @@ class SerialScanner:
         self._holdoff = HoldOff(holdoff_s)
         self._sleep = sleep
         self._monotonic = monotonic
-        self._port: Any = None
+        self._port: SerialPort | None = None
         self._buffer = bytearray()
         self._lines: list[bytes] = []
         self._reopen = Reopener(sleep, monotonic)
@@ -77,7 +72,7 @@ class SerialScanner:
     def fault(self) -> str | None:
         return self._reopen.fault
 
-    def _ensure_open(self) -> Any:
+    def _ensure_open(self) -> SerialPort:
         if self._port is not None:
             return self._port
         self._reopen.wait()
@@ -108,9 +103,10 @@ class SerialScanner:
             self.dropped_lines += 1
 
     def _drop_port(self) -> None:
-        with contextlib.suppress(Exception):  # a dead port may fail to close any way
-            self._port.close()
-        self._port = None
+        port, self._port = self._port, None
+        if port is not None:
+            with contextlib.suppress(Exception):  # a dead port may fail to close any way
+                port.close()
 
     def scan(self, timeout_s: float) -> str | None:
         deadline = self._monotonic() + timeout_s

@@ -98,6 +98,13 @@ class RelaySettings(Section):
     active_high: bool = False
 
 
+class DoorContactSettings(Section):
+    """A reed switch on the gate's door (to GND, internal pull-up; closed = shut)."""
+
+    pin: Pin
+    held_open_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+
+
 class OutputSettings(Section):
     driver: Literal["real", "fake"] | None = None
     pin_factory: Literal["lgpio", "rpigpio", "pigpio", "native"] | None = None
@@ -106,7 +113,7 @@ class OutputSettings(Section):
     red_led: Pin = 22
     buzzer: Pin = 23
     exit_button: Pin | None = 24
-    door_contact: Pin | None = None
+    door_contact: DoorContactSettings | None = None
     open_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
 
     @model_validator(mode="after")
@@ -114,7 +121,7 @@ class OutputSettings(Section):
         pins = {
             "relay.pin": self.relay.pin, "green_led": self.green_led, "red_led": self.red_led,
             "buzzer": self.buzzer, "exit_button": self.exit_button,
-            "door_contact": self.door_contact,
+            "door_contact.pin": self.door_contact.pin if self.door_contact else None,
         }
         seen: dict[int, str] = {}
         for name, pin in pins.items():

@@ -20,7 +20,7 @@ from station import hardware
 from station.bundle import BundleWatcher
 from station.clock import SystemClock
 from station.config import Config
-from station.gate import Gate
+from station.gate import Gate, GateTiming
 from station.ledger import Ledger, LedgerError
 from station.sdnotify import Notifier
 
@@ -42,6 +42,12 @@ def open_ledger_or_wait(path: str, outputs: GateOutputs, stop: threading.Event,
             continue
         outputs.clear_fault()
         return ledger
+
+
+def gate_timing(config: Config) -> GateTiming:
+    """The gate loop's timing, with the door contact's hold-open limit from config."""
+    door = config.outputs.door_contact
+    return GateTiming(door_held_open_s=door.held_open_s) if door else GateTiming()
 
 
 def run(config: Config, *, stop: threading.Event | None = None,
@@ -74,7 +80,8 @@ def run(config: Config, *, stop: threading.Event | None = None,
             log.warning("no bundle at %s yet: no issuer is trusted, every code is refused "
                         "until the sync client fetches one", config.bundle.path)
         gate = Gate(thermometer=thermometer, scanner=scanner, outputs=outputs, ledger=ledger,
-                    trust=bundle.current_trust, policy=bundle.current_policy, clock=clock)
+                    trust=bundle.current_trust, policy=bundle.current_policy, clock=clock,
+                    timing=gate_timing(config))
         outputs.on_exit_pressed(gate.press_exit)
         log.info("gate %s running: ledger %s (epoch %s), bundle %s, drivers %s",
                  config.station.id, ledger.path, ledger.epoch, bundle.version,

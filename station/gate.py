@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from drivers.protocols import Measurement, Scanner, Thermometer
+from drivers.protocols import Measurement, Outputs, Scanner, Thermometer
 from station.clock import CST, Clock, cst_date
 from station.codes import CodeError, HealthClaims, verify
 from station.config import PolicySettings
@@ -41,6 +41,7 @@ log = logging.getLogger("gate-station.gate")
 class GateTiming:
     idle_scan_s: float = 0.2  # how long one step waits for a code
     no_code_after_s: float = 3.0  # a person this long at the thermometer without a code
+    door_held_open_s: float = 30.0  # the door open this long while the gate is shut: fault
 
 
 class Gate:
@@ -49,7 +50,7 @@ class Gate:
         *,
         thermometer: Thermometer,
         scanner: Scanner,
-        outputs: Any,
+        outputs: Outputs,
         ledger: Ledger,
         trust: Callable[[], TrustList],
         policy: Callable[[], PolicySettings],
@@ -68,24 +69,41 @@ class Gate:
         self.on_record = on_record
         self.faults: dict[str, str] = {}
         self._ledger_outage: tuple[str, int] | None = None  # (since, people turned away)
-        self.exit_presses: deque[float] = deque()
+        self._exit_presses: deque[float] = deque()
         self._present_since: float | None = None
-        self.presence_handled = False
+        self._presence_handled = False
+        self._door_open_since: float | None = None  # door open while the gate is shut
         self.latencies_s: deque[float] = deque(maxlen=10_000)
 
     # -- inputs from other threads --------------------------------------------------------
 
     def press_exit(self) -> None:
         """Called from the exit button's callback thread; handled by the next step()."""
-        self.exit_presses.append(self.clock.monotonic())
+        self._exit_presses.append(self.clock.monotonic())
+
+    @property
+    def pending_exits(self) -> int:
+        """Exit-button presses not handled yet."""
+        return len(self._exit_presses)
+
+    @property
+    def person_handled(self) -> bool:
+        """Whether the person now in front of the thermometer has been decided on."""
+        return self._presence_handled
+
+    def expect_new_person(self) -> None:
+        """The next person at the thermometer is someone new (a script says so; the daemon
+        learns it when the reading leaves the body range)."""
+        self._presence_handled = False
 
     # -- the loop ---------------------------------------------------------------------------
 
     def step(self) -> None:
         """One iteration of the gate loop. Only the loop's thread calls it; the exit button's
-        thread only appends to `exit_presses` (a deque: thread-safe)."""
+        thread only appends to `_exit_presses` (a deque: thread-safe)."""
         self._retry_ledger()
         self._handle_exits()
+        self._watch_door()
         try:
             text = self.scanner.scan(self.timing.idle_scan_s)
         except ScannerError as error:
@@ -115,7 +133,7 @@ class Gate:
         measuring_s = time.perf_counter() - measure_started
         decision = decide(claims, outcome, policy, cst_date(self.clock.now()))
         self._conclude(decision, claims, outcome, measurements, started, measuring_s)
-        self._present_since, self.presence_handled = None, True
+        self._present_since, self._presence_handled = None, True
 
     def _measure(self, policy: PolicySettings
                  ) -> tuple[TemperatureOutcome, tuple[Measurement, ...]]:
@@ -150,12 +168,12 @@ class Gate:
         self._recovered("thermometer")
         low, high = policy.plausible_c
         if not low <= body <= high:
-            self._present_since, self.presence_handled = None, False
+            self._present_since, self._presence_handled = None, False
             return
         now = self.clock.monotonic()
         if self._present_since is None:
             self._present_since = now
-        if self.presence_handled or now - self._present_since < self.timing.no_code_after_s:
+        if self._presence_handled or now - self._present_since < self.timing.no_code_after_s:
             return
         started = time.perf_counter()
         outcome, measurements = self._measure(policy)
@@ -163,11 +181,30 @@ class Gate:
             return  # walked away before being measured: nobody to record
         decision = decide(None, outcome, policy, cst_date(self.clock.now()))
         self._conclude(decision, None, outcome, measurements, started, 0.0)
-        self.presence_handled = True
+        self._presence_handled = True
+
+    def _watch_door(self) -> None:
+        """The door contact (if any): open for longer than `door_held_open_s` while the
+        relay holds the gate shut (someone holding it open, or tailgating) is an `outputs`
+        fault — a record and red blinking — cleared when the door closes."""
+        is_open = self.outputs.door_open
+        if is_open is None:
+            return
+        now = self.clock.monotonic()
+        if not is_open or self.outputs.gate_open:
+            self._door_open_since = None
+            if not is_open:
+                self._recovered("outputs")
+            return
+        if self._door_open_since is None:
+            self._door_open_since = now
+        held = now - self._door_open_since
+        if held >= self.timing.door_held_open_s:
+            self._fault("outputs", f"door held open for {held:.0f} s while the gate is shut")
 
     def _handle_exits(self) -> None:
-        while self.exit_presses:
-            self.exit_presses.popleft()
+        while self._exit_presses:
+            self._exit_presses.popleft()
             committed = self._write([self._record("exit", direction="out")])
             if committed:  # commit first, then open, as for entries
                 self.outputs.open_for_exit()

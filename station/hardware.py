@@ -32,6 +32,16 @@ class Fakes:
     pin_factory: Any = None
 
 
+def on_fakes(config: Config) -> Config:
+    """`config` with every device on its fake and the camera scanner, as `simulate` runs."""
+    return config.model_copy(update={
+        "drivers": "fake",
+        "thermometer": config.thermometer.model_copy(update={"driver": "fake"}),
+        "scanner": config.scanner.model_copy(update={"driver": "fake", "type": "camera"}),
+        "outputs": config.outputs.model_copy(update={"driver": "fake"}),
+    })
+
+
 def measure_settings(config: Config) -> MeasureSettings:
     therm = config.thermometer
     comp = therm.compensation
@@ -93,7 +103,8 @@ def output_pins(config: Config) -> OutputPins:
     return OutputPins(
         relay=out.relay.pin, relay_active_high=out.relay.active_high, green_led=out.green_led,
         red_led=out.red_led, buzzer=out.buzzer, exit_button=out.exit_button,
-        door_contact=out.door_contact, open_seconds=out.open_seconds,
+        door_contact=out.door_contact.pin if out.door_contact else None,
+        open_seconds=out.open_seconds,
     )
 
 

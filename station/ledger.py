@@ -96,7 +96,7 @@ _COLUMNS = (
     "subject", "name", "issuer", "org", "color", "nat", "returned", "origin", "temperature_c",
     "ambient_c", "readings", "decision", "reasons", "detail", "device",
 )
-INSERT_SQL = (f"INSERT INTO records ({', '.join(_COLUMNS)}) "
+_INSERT_SQL = (f"INSERT INTO records ({', '.join(_COLUMNS)}) "
               f"VALUES ({', '.join(':' + c for c in _COLUMNS)})")
 
 
@@ -220,7 +220,7 @@ class Ledger:
 
         def insert(conn: sqlite3.Connection) -> None:
             for record in records:
-                cursor = conn.execute(INSERT_SQL, record.to_row())
+                cursor = conn.execute(_INSERT_SQL, record.to_row())
                 written.append(Record(**{**asdict(record), "seq": cursor.lastrowid}))
 
         self._transaction(insert)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,83 +19,19 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from drivers.camera import CameraScanner
 from drivers.fake_camera import FakeCamera
-from drivers.fake_smbus import FakeSMBus
-from drivers.mlx90614 import MLX90614
 from drivers.outputs import GateOutputs
-from drivers.protocols import Measurement
 from station import hardware
 from station.clock import VirtualClock
 from station.codes import Color, HealthClaims, Returning, issue
 from station.config import Config, PolicySettings
 from station.errors import ConfigError
 from station.gate import Gate, GateTiming
-from station.ledger import Ledger, LedgerError, Record
-from station.scenario import Event, Reading, Scenario, ScenarioError
+from station.ledger import Ledger, Record
+from station.scenario import Event, Scenario, ScenarioError
+from station.testing import READING_FAULT_TO_BUS, ROOM_C, ScriptedThermometer, SwitchableLedger
 from station.timeparse import parse_duration
 from station.trust import TrustList, trust_entry
-
-ROOM_C = 22.0
-READING_FAULT_TO_BUS = {"pec-error": "pec", "error-flag": "error-flag", "0xFFFF": "0xffff",
-                        "io-error": "oserror-5"}
-
-
-class ScriptedThermometer:
-    """The real MLX90614 driver on a fake bus whose scene follows the scenario.
-
-    Each `measure()` takes the next scripted reading (the last one repeats): a number puts
-    that temperature in front of the sensor, a fault name injects that bus fault for the
-    measurement, and no reading at all leaves the sensor looking at the room.
-    """
-
-    def __init__(self, driver: MLX90614, bus: FakeSMBus) -> None:
-        self.driver = driver
-        self.bus = bus
-        self.readings: deque[Reading] = deque()
-        self.device_fault = False
-
-    def read_body(self) -> float:
-        return self.driver.read_body()
-
-    def object_temperature(self) -> float:
-        return self.driver.object_temperature()
-
-    def ambient_temperature(self) -> float:
-        return self.driver.ambient_temperature()
-
-    def measure(self, timeout_s: float) -> Measurement | None:
-        reading: Reading | None = None
-        if self.readings:
-            reading = self.readings.popleft() if len(self.readings) > 1 else self.readings[0]
-        if reading is None:
-            self.bus.object_c = ROOM_C
-        elif isinstance(reading, str):
-            self.bus.inject(READING_FAULT_TO_BUS[reading], times=None)  # type: ignore[arg-type]
-        else:
-            self.bus.object_c = reading
-        try:
-            return self.driver.measure(timeout_s)
-        finally:
-            if isinstance(reading, str) and not self.device_fault:
-                self.bus.clear()
-
-    def end_of_person(self) -> None:
-        self.readings.clear()
-        self.bus.object_c = ROOM_C
-        if not self.device_fault:
-            self.bus.clear()
-
-
-class SwitchableLedger(Ledger):
-    """The real ledger, which a scenario's `fault: ledger` makes refuse writes (disk full)."""
-
-    broken = False
-
-    def append(self, *records: Record) -> list[Record]:
-        if self.broken:
-            raise LedgerError(f"{self.path}: database or disk is full (simulated)")
-        return super().append(*records)
 
 
 @dataclass
@@ -140,21 +75,17 @@ def simulate(
     issuer_key = ed25519.Ed25519PrivateKey.generate()
     trust = run_trust(scenario, issuer_key, source)
 
-    bus = FakeSMBus(config.thermometer.address)
-    bus.object_c = bus.ambient_c = ROOM_C
-    driver = MLX90614(bus, config.thermometer.address, retries=config.thermometer.retries,
-                      settings=hardware.measure_settings(config), sleep=clock.sleep,
-                      monotonic=clock.monotonic)
-    thermometer = ScriptedThermometer(driver, bus)
-    camera = FakeCamera(frame_size=(config.scanner.camera.height, config.scanner.camera.width),
-                        sleep=clock.sleep)
-    scanner = CameraScanner(camera.open, decoders=config.scanner.decoders,
-                            holdoff_s=config.scanner.holdoff_s, sleep=clock.sleep,
-                            monotonic=clock.monotonic)
-    from gpiozero.pins.mock import MockFactory
-
-    pin_factory = MockFactory()
-    outputs = GateOutputs(hardware.output_pins(config), pin_factory)
+    devices = hardware.on_fakes(config)
+    fakes = hardware.Fakes()
+    driver = hardware.build_thermometer(devices, fakes, sleep=clock.sleep,
+                                        monotonic=clock.monotonic)
+    scanner = hardware.build_scanner(devices, fakes, sleep=clock.sleep,
+                                     monotonic=clock.monotonic)
+    outputs = hardware.build_outputs(devices, fakes)
+    assert fakes.smbus is not None and fakes.camera is not None and fakes.pin_factory
+    fakes.smbus.object_c = fakes.smbus.ambient_c = ROOM_C
+    thermometer = ScriptedThermometer(driver, fakes.smbus)
+    camera, pin_factory = fakes.camera, fakes.pin_factory
     ledger = SwitchableLedger(ledger_path)
     gate = Gate(thermometer=thermometer, scanner=scanner, outputs=outputs, ledger=ledger,
                 trust=lambda: trust, policy=lambda: policy, clock=clock,
@@ -215,8 +146,8 @@ def _play(event: Event, index: int, at: dt.datetime, gate: Gate,
         else:
             thermometer.bus.object_c = first
         deadline = gate.clock.monotonic() + gate.timing.no_code_after_s + 1.0
-        gate.presence_handled = False
-        while gate.clock.monotonic() < deadline and not gate.presence_handled:
+        gate.expect_new_person()
+        while gate.clock.monotonic() < deadline and not gate.person_handled:
             gate.step()
     thermometer.end_of_person()
 
@@ -240,9 +171,9 @@ def _press_exit(gate: Gate, outputs: GateOutputs, pin_factory: Any) -> None:
         gate.press_exit()
         return
     pin = pin_factory.pin(outputs.pins.exit_button)
-    queued = len(gate.exit_presses)
+    queued = gate.pending_exits
     pin.drive_low()
     deadline = time.monotonic() + 1.0
-    while len(gate.exit_presses) == queued and time.monotonic() < deadline:
+    while gate.pending_exits == queued and time.monotonic() < deadline:
         time.sleep(0.001)
     pin.drive_high()

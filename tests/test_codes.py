@@ -93,7 +93,7 @@ def build(key: Any, claims: Any = None, *, protected: Any = None, unprotected: A
     data = cbor2.dumps(cose)
     if compress:
         data = zlib.compress(data, 9)
-    return prefix + base45.b45encode(data).decode()
+    return prefix + str(base45.b45encode(data).decode())
 
 
 def reason(text: Any, trust: TrustList, now: float = NOW) -> str:
@@ -208,7 +208,7 @@ def test_decompression_bomb_stops_at_4096_bytes(spec_trust: TrustList) -> None:
 
 
 def _wrap(cbor_bytes: bytes) -> str:
-    return "THP1:" + base45.b45encode(zlib.compress(cbor_bytes)).decode()
+    return "THP1:" + str(base45.b45encode(zlib.compress(cbor_bytes)).decode())
 
 
 @pytest.mark.parametrize("cbor_bytes", [
@@ -367,7 +367,7 @@ def test_unreadable_payload_is_claims(payload: bytes, spec_key: Any, spec_trust:
 
 
 def test_unknown_claim_keys_are_ignored(spec_key: Any, spec_trust: TrustList) -> None:
-    claims = {**CLAIMS, -99: "future", "x": [1, 2]}
+    claims: dict[Any, Any] = {**CLAIMS, -99: "future", "x": [1, 2]}
     assert verify(build(spec_key, claims), spec_trust, NOW).sub == "W0012345"
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from station import config
-from station.config import ConfigError
+from station.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +34,7 @@ def test_the_shipped_example_is_valid_and_documents_every_section() -> None:
 def test_config_is_frozen() -> None:
     loaded = config.load(ROOT / "config.yaml")
     with pytest.raises(ValueError):
-        loaded.station.id = "other"  # type: ignore[misc]
+        loaded.station.id = "other"
 
 
 def test_unknown_keys_and_wrong_types_are_reported_with_their_key(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def test_kill_9_at_random_points_loses_nothing(tmp_path: Path) -> None:
             env={**os.environ, "GATE_STATION_DRIVERS": "fake"})
         assert process.stdout is not None
         wanted = rng.randrange(0, 60)
-        lines = []
+        lines: list[str] = []
         while len(lines) < wanted:
             line = process.stdout.readline()
             if not line:

@@ -13,17 +13,19 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from drivers.camera import CameraScanner
 from drivers.fake_camera import FakeCamera
 from drivers.fake_smbus import FakeSMBus
-from drivers.mlx90614 import MLX90614, MeasureSettings
-from drivers.outputs import GateOutputs, OutputPins
+from drivers.mlx90614 import MLX90614
+from drivers.outputs import GateOutputs
 from station.clock import VirtualClock
 from station.codes import Color, HealthClaims, issue
 from station.config import PolicySettings
-from station.gate import Gate
+from station.gate import Gate, GateTiming
 from station.ledger import Ledger, Record
-from station.simulate import ScriptedThermometer, SwitchableLedger
+from station.testing import ScriptedThermometer, SwitchableLedger
 from station.trust import TrustList, trust_entry
+from tests.support import default_measure_settings, default_pins
 
 RELAY = 17  # active-low: pin HIGH = relay off
+DOOR = 25  # reed switch to GND: pin LOW = door shut
 
 
 class RelayWatchingLedger(SwitchableLedger):
@@ -72,12 +74,12 @@ def harness(tmp_path: Path, mock_factory: Any) -> Iterator[Harness]:
     clock = VirtualClock()
     bus = FakeSMBus()
     bus.object_c = 22.0
-    driver = MLX90614(bus, settings=MeasureSettings(), sleep=clock.sleep,
+    driver = MLX90614(bus, settings=default_measure_settings(), sleep=clock.sleep,
                       monotonic=clock.monotonic)
     thermometer = ScriptedThermometer(driver, bus)
     camera = FakeCamera(sleep=clock.sleep)
     scanner = CameraScanner(camera.open, sleep=clock.sleep, monotonic=clock.monotonic)
-    outputs = GateOutputs(OutputPins(open_seconds=0.2), mock_factory)
+    outputs = GateOutputs(default_pins(open_seconds=0.2, door_contact=DOOR), mock_factory)
     ledger = RelayWatchingLedger(tmp_path / "ledger.db")
     ledger.relay_pin = mock_factory.pin(RELAY)
     ledger.relay_states_at_commit = []
@@ -85,9 +87,10 @@ def harness(tmp_path: Path, mock_factory: Any) -> Iterator[Harness]:
     trust = TrustList.from_document({"keys": [trust_entry(key.public_key(), "500118")]})
     policy = PolicySettings()
     records: list[Record] = []
+    mock_factory.pin(DOOR).drive_low()  # the door starts shut
     gate = Gate(thermometer=thermometer, scanner=scanner, outputs=outputs, ledger=ledger,
                 trust=lambda: trust, policy=lambda: policy, clock=clock,
-                on_record=records.append)
+                timing=GateTiming(door_held_open_s=30.0), on_record=records.append)
     outputs.on_exit_pressed(gate.press_exit)
     yield Harness(gate, clock, bus, thermometer, camera, ledger, mock_factory, key, records)
     outputs.close()
@@ -236,3 +239,38 @@ def test_the_ledger_holds_what_was_announced(harness: Harness) -> None:
     harness.person(harness.code("W12"), 37.9, 38.0)
     stored = list(Ledger.open_readonly(harness.ledger.path).all_records())
     assert stored == harness.records
+
+
+def test_a_door_held_open_while_the_gate_is_shut_is_a_fault_until_it_closes(
+        harness: Harness) -> None:
+    door = harness.factory.pin(DOOR)
+    door.drive_high()  # opened by hand, relay off
+    harness.gate.step()
+    harness.clock.sleep(29.0)
+    harness.gate.step()
+    assert harness.records == []  # not yet: a door may be open briefly
+    harness.clock.sleep(2.0)
+    harness.gate.step()
+    (fault,) = harness.records
+    assert (fault.kind, fault.device) == ("fault", "outputs")
+    assert "door held open" in (fault.detail or "")
+    assert harness.relay.state is True  # relay still off (active-low: HIGH)
+    harness.clock.sleep(1.0)
+    assert len(harness.records) == 1  # one record per fault, not one per step
+    door.drive_low()
+    harness.gate.step()
+    assert (harness.records[-1].device, harness.records[-1].detail) == ("outputs", "recovered")
+
+
+def test_the_door_open_while_the_relay_holds_the_gate_open_is_no_fault(harness: Harness) -> None:
+    harness.person(harness.code("W9"), 36.5)
+    assert harness.records[-1].decision == "admit"
+    door = harness.factory.pin(DOOR)
+    door.drive_high()  # the worker walks through while the relay is open
+    for _ in range(3):
+        harness.gate.step()
+    assert [r.kind for r in harness.records] == ["entry"]
+    door.drive_low()
+    harness.clock.sleep(60.0)
+    harness.gate.step()
+    assert [r.kind for r in harness.records] == ["entry"]

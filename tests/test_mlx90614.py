@@ -15,7 +15,6 @@ from drivers.mlx90614 import (
     Compensation,
     ErrorFlagError,
     InvalidReadingError,
-    MeasureSettings,
     OutOfRangeError,
     PecError,
     StuckSensorError,
@@ -23,10 +22,11 @@ from drivers.mlx90614 import (
     raw_to_celsius,
 )
 from station.clock import VirtualClock
+from tests.support import default_measure_settings
 
 
 def sensor(bus: FakeSMBus, clock: VirtualClock, **settings: object) -> MLX90614:
-    return MLX90614(bus, settings=MeasureSettings(**settings),  # type: ignore[arg-type]
+    return MLX90614(bus, settings=default_measure_settings(**settings),
                     sleep=clock.sleep, monotonic=clock.monotonic)
 
 
@@ -112,8 +112,8 @@ def test_a_stuck_sensor_is_detected(clock: VirtualClock) -> None:
 
 
 def test_wrong_address_is_a_bus_error(clock: VirtualClock) -> None:
-    thermometer = MLX90614(FakeSMBus(address=0x5B), 0x5A, sleep=clock.sleep,
-                           monotonic=clock.monotonic)
+    thermometer = MLX90614(FakeSMBus(address=0x5B), 0x5A, settings=default_measure_settings(),
+                           sleep=clock.sleep, monotonic=clock.monotonic)
     with pytest.raises(BusError):
         thermometer.object_temperature()
 
@@ -182,7 +182,8 @@ def test_measure_raises_on_a_sensor_fault(clock: VirtualClock) -> None:
 
 
 def test_a_missing_bus_is_a_fault_on_every_read_not_a_crash(clock: VirtualClock) -> None:
-    thermometer = MLX90614(99, sleep=clock.sleep, monotonic=clock.monotonic)  # no /dev/i2c-99
+    thermometer = MLX90614(99, settings=default_measure_settings(), sleep=clock.sleep,
+                           monotonic=clock.monotonic)  # no /dev/i2c-99
     with pytest.raises(BusError, match="i2c-99"):
         thermometer.object_temperature()
     with pytest.raises(BusError, match="i2c-99"):

@@ -14,11 +14,11 @@ from drivers.outputs import (
     LONG_BEEP_S,
     SHORT_BEEP_S,
     GateOutputs,
-    OutputPins,
     fail_closed_on_signals,
 )
+from tests.support import default_pins
 
-PINS = OutputPins(open_seconds=0.3)  # relay 17 active-low, green 27, red 22, buzzer 23, exit 24
+PINS = default_pins(open_seconds=0.3)  # relay 17 active-low, green 27, red 22, buzzer 23, exit 24
 
 
 def pin(factory: Any, number: int) -> Any:
@@ -32,7 +32,7 @@ def test_relay_starts_off_active_low_means_pin_high(mock_factory: Any) -> None:
 
 
 def test_active_high_relay_starts_with_pin_low(mock_factory: Any) -> None:
-    pins = OutputPins(relay_active_high=True)
+    pins = default_pins(relay_active_high=True)
     with GateOutputs(pins, mock_factory):
         assert pin(mock_factory, 17).state is False
 
@@ -94,7 +94,7 @@ def test_exit_button_calls_back(mock_factory: Any) -> None:
 
 
 def test_door_contact(mock_factory: Any) -> None:
-    with GateOutputs(OutputPins(door_contact=5), mock_factory) as outputs:
+    with GateOutputs(default_pins(door_contact=5), mock_factory) as outputs:
         door = pin(mock_factory, 5)
         door.drive_low()
         assert outputs.door_open is False

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ def town(tmp_path: Path) -> Iterator[TownProcess]:
     process.stop()
 
 
-def make_client(tmp_path: Path, url: str, token: str, **town: object) -> SyncClient:
+def make_client(tmp_path: Path, url: str, token: str, **town: Any) -> SyncClient:
     station_dir = tmp_path / "station"
     station_dir.mkdir(exist_ok=True)
     config = config_module.load(station_setup(station_dir, url, token, **town))
@@ -178,8 +179,8 @@ def test_heartbeat_reports_backlog_and_open_device_faults(tmp_path: Path,
     client = make_client(tmp_path, town.url, register(town))
     from station.ledger import Record
 
-    fault = {"kind": "fault", "time": "2021-02-01T07:00:00.000+08:00", "day": "2021-02-01",
-             "clock_synced": False}
+    fault: dict[str, Any] = {"kind": "fault", "time": "2021-02-01T07:00:00.000+08:00",
+                             "day": "2021-02-01", "clock_synced": False}
     client.ledger.append(Record(**fault, device="camera",
                                 detail="camera stopped delivering frames"),
                          Record(**fault, device="thermometer", detail="I2C error"),
