@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +31,6 @@ from station.scenario import Event, Scenario, ScenarioError
 from station.testing import READING_FAULT_TO_BUS, ROOM_C, ScriptedThermometer, SwitchableLedger
 from station.timeparse import parse_duration
 from station.trust import TrustList, trust_entry
-
-
-@dataclass
-class Run:
-    scenario: Scenario
-    times: list[dt.datetime]
-    source: str
 
 
 def run_policy(config: Config, overrides: dict[str, Any], source: str) -> PolicySettings:
