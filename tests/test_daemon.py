@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from station.ledger import Ledger
+from station.ledger import Ledger, LedgerError
 from station.sdnotify import Notifier
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,9 +75,11 @@ def test_a_missing_thermometer_bus_is_a_recorded_fault_not_a_crash(tmp_path: Pat
         faults: list[str] = []
         while time.monotonic() < deadline and not faults:
             time.sleep(0.3)
-            if (tmp_path / "ledger.db").exists():
+            try:  # the daemon may be creating the file right now: read it once it is whole
                 with Ledger.open_readonly(tmp_path / "ledger.db") as ledger:
                     faults = [f"{r.device}: {r.detail}" for r in ledger.find(kind="fault")]
+            except LedgerError:
+                continue
         assert process.poll() is None  # still running, denying everyone until it is fixed
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=20)
