@@ -34,13 +34,101 @@ from typing import Any, Literal, TypeVar
 from station import sqlite
 from station.errors import StationError
 
-Kind = Literal["entry", "exit", "fault", "alarm"]
+Kind = Literal["entry", "exit", "fault", "alarm", "vehicle", "visitor", "ack"]
+KINDS: tuple[str, ...] = ("entry", "exit", "fault", "alarm", "vehicle", "visitor", "ack")
 T = TypeVar("T")
 # A fault record whose `detail` starts with this word ends its device's fault (the ledger's
 # own outage record adds what happened meanwhile after a semicolon).
 RECOVERED = "recovered"
 
-MIGRATIONS: tuple[str, ...] = (
+# The fields of registration.md's records (vehicle, visitor, ack), which the gate's own
+# records leave null. Booleans are stored as 0/1.
+REGISTRATION_COLUMNS: dict[str, str] = {
+    "operator": "TEXT", "plate": "TEXT", "plate_other": "INTEGER", "vehicle_type": "TEXT",
+    "carrier": "TEXT", "driver_name": "TEXT", "driver_phone": "TEXT", "code_checked": "TEXT",
+    "occupants": "INTEGER", "via_risk_area": "INTEGER", "cargo": "TEXT",
+    "cold_chain": "INTEGER", "disinfected": "INTEGER", "disinfection_method": "TEXT",
+    "disinfection_operator": "TEXT", "host": "TEXT", "visit_id": "TEXT", "phone": "TEXT",
+    "id_last4": "TEXT", "organisation": "TEXT", "purpose": "TEXT", "vehicle_id": "TEXT",
+    "ref_event_id": "TEXT", "action": "TEXT", "remeasure_c": "REAL", "note": "TEXT",
+}
+BOOL_COLUMNS = frozenset({"plate_other", "via_risk_area", "cold_chain", "disinfected"})
+
+
+def _records_table(name: str) -> str:
+    """The records table as of schema 4: the seven kinds, the registration fields."""
+    kinds = ", ".join(f"'{kind}'" for kind in KINDS)
+    extra = ",\n        ".join(f"{column} {kind}" for column, kind in REGISTRATION_COLUMNS.items())
+    return f"""CREATE TABLE {name} (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ({kinds})),
+        time TEXT NOT NULL,
+        day TEXT NOT NULL,
+        clock_synced INTEGER NOT NULL,
+        boot_id TEXT,
+        boottime_ns INTEGER,
+        direction TEXT,
+        subject TEXT,
+        name TEXT,
+        issuer TEXT,
+        org TEXT,
+        color TEXT,
+        nat TEXT,
+        returned TEXT,
+        origin TEXT,
+        temperature_c REAL,
+        ambient_c REAL,
+        readings TEXT NOT NULL DEFAULT '[]',
+        decision TEXT,
+        reasons TEXT NOT NULL DEFAULT '[]',
+        detail TEXT,
+        synced INTEGER NOT NULL DEFAULT 0,
+        device TEXT,
+        {extra}
+    )"""
+
+
+_INDEXES_4 = """
+    CREATE INDEX records_day ON records (day, kind);
+    CREATE INDEX records_subject ON records (subject, day);
+    CREATE INDEX records_returned ON records (returned) WHERE returned IS NOT NULL;
+    CREATE INDEX records_unsynced ON records (seq) WHERE synced = 0;
+    CREATE INDEX records_unsynced_alarms ON records (seq) WHERE synced = 0 AND kind = 'alarm';
+    CREATE INDEX records_faults ON records (device, seq) WHERE kind = 'fault';
+    CREATE INDEX records_visits ON records (visit_id) WHERE visit_id IS NOT NULL;
+    CREATE INDEX records_acks ON records (ref_event_id) WHERE ref_event_id IS NOT NULL;
+"""
+
+
+def _registration_kinds(conn: sqlite3.Connection) -> None:
+    """Schema 4: the kinds `vehicle`, `visitor`, `ack` and their fields (registration.md).
+
+    SQLite cannot change a CHECK constraint in place, so the table is rebuilt (SQLite's
+    documented 12-step procedure, inside the migration's transaction). The AUTOINCREMENT
+    high-water mark is carried over by hand: a seq must never be reused, even one whose
+    record was purged.
+    """
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'records'").fetchone()
+    high_water = int(row[0]) if row else 0
+    old_columns = [r[1] for r in conn.execute("PRAGMA table_info(records)")]
+    conn.execute(_records_table("records_v4"))
+    listed = ", ".join(old_columns)
+    conn.execute(f"INSERT INTO records_v4 ({listed}) SELECT {listed} FROM records")
+    conn.execute("DROP TABLE records")
+    conn.execute("ALTER TABLE records_v4 RENAME TO records")
+    for statement in _INDEXES_4.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("DELETE FROM sqlite_sequence WHERE name IN ('records', 'records_v4')")
+    current = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
+    conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('records', ?)",
+                 (max(high_water, int(current)),))
+
+
+Migration = str | Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: tuple[Migration, ...] = (
     # 1: the records table and its indexes
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -88,13 +176,15 @@ MIGRATIONS: tuple[str, ...] = (
      WHERE kind = 'fault' AND instr(detail, ':') > 1;
     CREATE INDEX records_faults ON records (device, seq) WHERE kind = 'fault';
     """,
+    # 4: registration.md's kinds and fields
+    _registration_kinds,
 )
 
 
 _COLUMNS = (
     "event_id", "kind", "time", "day", "clock_synced", "boot_id", "boottime_ns", "direction",
     "subject", "name", "issuer", "org", "color", "nat", "returned", "origin", "temperature_c",
-    "ambient_c", "readings", "decision", "reasons", "detail", "device",
+    "ambient_c", "readings", "decision", "reasons", "detail", "device", *REGISTRATION_COLUMNS,
 )
 _INSERT_SQL = (f"INSERT INTO records ({', '.join(_COLUMNS)}) "
               f"VALUES ({', '.join(':' + c for c in _COLUMNS)})")
@@ -130,6 +220,33 @@ class Record:
     reasons: tuple[str, ...] = ()
     detail: str | None = None
     device: str | None = None  # a fault record's device (sync.md): thermometer, camera, …
+    # registration.md (vehicle, visitor, ack); null on the gate's own records
+    operator: str | None = None
+    plate: str | None = None
+    plate_other: bool | None = None
+    vehicle_type: str | None = None
+    carrier: str | None = None
+    driver_name: str | None = None
+    driver_phone: str | None = None
+    code_checked: str | None = None
+    occupants: int | None = None
+    via_risk_area: bool | None = None
+    cargo: str | None = None
+    cold_chain: bool | None = None
+    disinfected: bool | None = None
+    disinfection_method: str | None = None
+    disinfection_operator: str | None = None
+    host: str | None = None
+    visit_id: str | None = None
+    phone: str | None = None
+    id_last4: str | None = None
+    organisation: str | None = None
+    purpose: str | None = None
+    vehicle_id: str | None = None
+    ref_event_id: str | None = None
+    action: str | None = None
+    remeasure_c: float | None = None
+    note: str | None = None
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     seq: int | None = None
 
@@ -139,6 +256,9 @@ class Record:
         row["readings"] = json.dumps(list(self.readings))
         row["reasons"] = json.dumps(list(self.reasons))
         row["clock_synced"] = int(self.clock_synced)
+        for column in BOOL_COLUMNS:
+            if row[column] is not None:
+                row[column] = int(row[column])
         return row
 
     @classmethod
@@ -148,13 +268,21 @@ class Record:
         values["readings"] = tuple(json.loads(row.get("readings") or "[]"))
         values["reasons"] = tuple(json.loads(row.get("reasons") or "[]"))
         values["clock_synced"] = bool(row.get("clock_synced"))
+        for column in BOOL_COLUMNS:
+            if values.get(column) is not None:
+                values[column] = bool(values[column])
         return cls(**values)
 
     def to_json(self) -> dict[str, Any]:
-        """The record as sync.md and scenario.md show it (lists, booleans, nulls)."""
+        """The record as sync.md and scenario.md show it (lists, booleans, nulls). The
+        registration fields appear only on the records that have them, so a worker's entry
+        stays as small as it was."""
         data = asdict(self)
         data["readings"] = list(self.readings)
         data["reasons"] = list(self.reasons)
+        for column in REGISTRATION_COLUMNS:
+            if data[column] is None:
+                del data[column]
         return data
 
 
@@ -194,10 +322,14 @@ class Ledger:
     def _migrate(self) -> None:
         version = self._check_schema(self._conn, new_file_allowed=True)
         for number in range(version, len(MIGRATIONS)):
+            migration = MIGRATIONS[number]
             with sqlite.transaction(self._conn) as conn:
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                if callable(migration):
+                    migration(conn)
+                else:
+                    for statement in migration.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
                 if number == 0:
                     conn.execute("INSERT INTO meta VALUES ('epoch', ?), ('created', ?)",
                                  (str(uuid.uuid4()), dt.datetime.now(dt.UTC).isoformat()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sqlite3
 import stat
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from station.ledger import MIGRATIONS, Ledger, LedgerError, Record
+from station.ledger import MIGRATIONS, REGISTRATION_COLUMNS, Ledger, LedgerError, Record
 
 
 def record(kind: str = "entry", **fields: object) -> Record:
@@ -152,8 +153,8 @@ def test_an_older_ledger_is_migrated_in_place(tmp_path: Path) -> None:
         if statement.strip():
             conn.execute(statement)
     conn.execute("INSERT INTO meta VALUES ('epoch', 'e-1'), ('created', 'then')")
-    old = record(kind="fault").to_row()
-    del old["device"]
+    old = {key: value for key, value in record(kind="fault").to_row().items()
+           if key not in ("device", *REGISTRATION_COLUMNS)}
     for detail in ("thermometer: I2C error", "camera: recovered", "no device word"):
         columns = ", ".join(old)
         conn.execute(f"INSERT INTO records ({columns}) VALUES ({', '.join('?' * len(old))})",
@@ -167,6 +168,27 @@ def test_an_older_ledger_is_migrated_in_place(tmp_path: Path) -> None:
         assert faults == [("thermometer", "I2C error"), ("camera", "recovered"),
                           (None, "no device word")]
         assert upgraded.epoch == "e-1" and upgraded.open_faults() == ["thermometer"]
+
+
+def test_schema_4_keeps_the_seq_high_water_mark_and_takes_the_new_kinds(
+        tmp_path: Path) -> None:
+    """The table rebuild of schema 4 must not let a purged seq be issued again."""
+    path = tmp_path / "l.db"
+    with Ledger(path) as ledger:
+        ledger.append(*(record() for _ in range(5)))
+        ledger.mark_synced(5)
+        ledger.purge_synced(dt.date(2021, 3, 1))  # every record gone; seq 5 was issued
+        assert ledger.count() == 0 and ledger.last_seq() == 5
+        ledger._conn.execute("PRAGMA user_version = 3")  # as if schema 4 had not run
+    with Ledger(path) as upgraded:
+        (vehicle,) = upgraded.append(record(kind="vehicle", plate="渝A12345", disinfected=True,
+                                            occupants=2, operator="guard1"))
+        assert vehicle.seq == 6
+        (again,) = upgraded.all_records()
+        assert (again.plate, again.disinfected, again.occupants) == ("渝A12345", True, 2)
+        assert again.to_json()["disinfected"] is True and "note" not in again.to_json()
+        with pytest.raises(LedgerError):
+            upgraded.append(record(kind="parcel"))
 
 
 def test_a_new_ledger_is_private_whatever_the_umask(tmp_path: Path) -> None:
