@@ -166,6 +166,13 @@ class ReturningPolicy(Section):
         return self
 
 
+class VehiclePolicy(Section):
+    """registration.md's vehicle rules (seed 四(一): vehicles registered and disinfected)."""
+
+    require_disinfection: bool = True
+    cold_chain_policy: Literal["admit", "deny"] = "admit"
+
+
 class PolicySettings(Section):
     fever_threshold_c: Annotated[float, Field(ge=35.0, le=40.0)] = 37.3
     recheck: Annotated[int, Field(ge=0, le=5)] = 1
@@ -174,6 +181,7 @@ class PolicySettings(Section):
     color: tuple[Literal["green", "yellow", "red"], ...] = ("green",)
     skew_s: Annotated[int, Field(ge=0, le=3600)] = 300
     returning: ReturningPolicy = ReturningPolicy()
+    vehicles: VehiclePolicy = VehiclePolicy()
 
     @field_validator("plausible_c", "color", mode="before")
     @classmethod

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.protocols import Measurement, Outputs, Scanner, Thermometer
-from station.clock import CST, Clock, cst_date
+from station.clock import Clock, cst_date
 from station.codes import CodeError, HealthClaims, verify
 from station.config import PolicySettings
 from station.errors import ScannerError, ThermometerError
@@ -242,11 +242,7 @@ class Gate:
                 self._announce(record)
 
     def _record(self, kind: Kind, **fields: Any) -> Record:
-        now = self.clock.now().astimezone(CST)
-        return Record(kind=kind, time=now.isoformat(timespec="milliseconds"),
-                      day=now.date().isoformat(), clock_synced=self.clock.synced(),
-                      boot_id=self.clock.boot_id, boottime_ns=self.clock.boottime_ns(),
-                      **fields)
+        return Record.stamped(self.clock, kind, **fields)
 
     def _write(self, records: list[Record]) -> list[Record]:
         """Commit, or enter the ledger fault (nobody admitted) and return []."""

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from station import sqlite
+from station.clock import CST, Clock
 from station.errors import StationError
 
 Kind = Literal["entry", "exit", "fault", "alarm", "vehicle", "visitor", "ack"]
@@ -249,6 +250,15 @@ class Record:
     note: str | None = None
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     seq: int | None = None
+
+    @classmethod
+    def stamped(cls, clock: Clock, kind: Kind, **fields: Any) -> Record:
+        """A new record of `kind` at the clock's current time: CST wall time and day, whether
+        the clock was synchronized, boot id and time since boot (sync.md)."""
+        now = clock.now().astimezone(CST)
+        return cls(kind=kind, time=now.isoformat(timespec="milliseconds"),
+                   day=now.date().isoformat(), clock_synced=clock.synced(),
+                   boot_id=clock.boot_id, boottime_ns=clock.boottime_ns(), **fields)
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
@@ -554,6 +564,36 @@ class Ledger:
                FROM records, json_each(records.reasons) AS j
                WHERE kind = 'entry' AND decision = 'deny' AND day BETWEEN ? AND ?
                GROUP BY j.value ORDER BY n DESC, reason""", [first.isoformat(), last.isoformat()])
+
+    # -- named reads: registration (registration.md) -------------------------------------------
+
+    def find_event(self, event_id: str) -> Record | None:
+        """The record with this event id, or None."""
+        rows = self._query("SELECT * FROM records WHERE event_id = ?", [event_id])
+        return Record.from_row(rows[0]) if rows else None
+
+    def has_left(self, visit_id: str) -> bool:
+        """Whether an `out` record refers to the `in` record `visit_id`."""
+        return bool(self._query("SELECT 1 FROM records WHERE visit_id = ? AND direction = 'out' "
+                                "LIMIT 1", [visit_id]))
+
+    def inside_now(self, kind: Literal["vehicle", "visitor"]) -> list[Record]:
+        """The `in` records of `kind` that no `out` record refers to, oldest first."""
+        return list(self._records(
+            "kind = ? AND direction = 'in' AND NOT EXISTS (SELECT 1 FROM records AS o "
+            "WHERE o.visit_id = records.event_id AND o.direction = 'out')", [kind]))
+
+    def latest_ack(self, alarm_event_id: str) -> Record | None:
+        """The last `ack` of an alarm (its state), or None while it is unhandled."""
+        rows = self._query("SELECT * FROM records WHERE kind = 'ack' AND ref_event_id = ? "
+                           "ORDER BY seq DESC LIMIT 1", [alarm_event_id])
+        return Record.from_row(rows[0]) if rows else None
+
+    def unhandled_alarms(self) -> list[Record]:
+        """Alarms no `ack` refers to, newest first."""
+        return list(self._records(
+            "kind = 'alarm' AND NOT EXISTS (SELECT 1 FROM records AS a "
+            "WHERE a.kind = 'ack' AND a.ref_event_id = records.event_id)", order="seq DESC"))
 
     def newest_synced_clock_time(self) -> str | None:
         """The wall time of the newest record written with a synchronized clock: the clock

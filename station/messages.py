@@ -32,6 +32,9 @@ REASON_MESSAGES: dict[str, tuple[str, str]] = {
     "sensor-fault": ("测温设备故障，请联系工作人员", "Thermometer fault: call staff"),
     "no-code": ("请出示健康码", "Show your health code"),
     "timeout": ("未完成测温，请重新扫码", "No temperature taken; scan again"),
+    # vehicles (registration.md)
+    "not-disinfected": ("车辆未消毒，禁止入厂", "Vehicle not disinfected: no entry"),
+    "cold-chain": ("进口冷链货物车辆，禁止入厂", "Imported cold-chain goods: no entry"),
 }
 
 WORDS: dict[str, tuple[str, str]] = {
@@ -51,6 +54,30 @@ WORDS: dict[str, tuple[str, str]] = {
 # Keys are dotted by where they are used (`cli.…`, `console.…`, `report.…`); values are
 # str.format templates in (Chinese, English).
 TEXTS: dict[str, tuple[str, str]] = {
+    # registration forms (station/registration.py): why a field was refused
+    "registration.problem.required": ("必填", "required"),
+    "registration.problem.not-text": ("应为文字", "must be text"),
+    "registration.problem.control-characters": ("含有不可见控制字符",
+                                                "contains control characters"),
+    "registration.problem.too-long": ("最多 {limit} 个字", "at most {limit} characters"),
+    "registration.problem.choice": ("请选择：{choices}", "choose one of: {choices}"),
+    "registration.problem.not-yes-no": ("应为是或否", "must be yes or no"),
+    "registration.problem.not-a-number": ("应为数字", "must be a number"),
+    "registration.problem.range": ("应在 {low} 至 {high} 之间", "must be from {low} to {high}"),
+    "registration.problem.phone": ("应为 11 位手机号（1 开头，第二位 3–9）",
+                                   "must be an 11-digit mainland mobile number (1[3-9]…)"),
+    "registration.problem.plate": (
+        "不是有效的车牌号（如 渝A12345、渝AD12345、渝A1234挂）；其他车牌请勾选“其他号牌”",
+        "not a valid plate (e.g. 渝A12345, 渝AD12345, 渝A1234挂); tick “other plate” for "
+        "foreign, military or temporary plates"),
+    "registration.problem.id-last4": ("证件号后 4 位：数字或字母",
+                                      "last 4 of the ID: digits or letters"),
+    "registration.problem.code-refused": ("健康码未通过核验：{reason}",
+                                          "the code did not verify: {reason}"),
+    "registration.problem.unknown-vehicle": ("没有这条车辆入场记录", "no such vehicle entry"),
+    "registration.problem.unknown-visitor": ("没有这条访客入场记录", "no such visitor entry"),
+    "registration.problem.already-out": ("已登记离开", "already registered as gone"),
+    "registration.problem.unknown-alarm": ("没有这条发热告警", "no such fever alarm"),
 }
 
 
