@@ -254,6 +254,13 @@ class TownSettings(Section):
         return value
 
 
+class HandoverSettings(Section):
+    """The Unix socket on which the console asks the gate for the next code and reading
+    (station/handover.py); null switches hand-over off."""
+
+    socket: str | None = "/run/gate-station/handover.sock"
+
+
 class BundleSettings(Section):
     path: str = "/var/lib/gate-station/bundle.json"
 
@@ -268,6 +275,7 @@ class Config(Section):
     ledger: LedgerSettings = LedgerSettings()
     bundle: BundleSettings = BundleSettings()
     town: TownSettings = TownSettings()
+    handover: HandoverSettings = HandoverSettings()
 
     def uses_fake(self, device: Literal["thermometer", "scanner", "outputs"]) -> bool:
         """Whether `device` runs on its fake: per-device setting, else env, else `drivers`."""

@@ -21,6 +21,7 @@ from station.bundle import BundleWatcher
 from station.clock import SystemClock
 from station.config import Config
 from station.gate import Gate, GateTiming
+from station.handover import CaptureSlot, HandoverServer
 from station.ledger import Ledger, LedgerError
 from station.sdnotify import Notifier
 
@@ -48,6 +49,19 @@ def gate_timing(config: Config) -> GateTiming:
     """The gate loop's timing, with the door contact's hold-open limit from config."""
     door = config.outputs.door_contact
     return GateTiming(door_held_open_s=door.held_open_s) if door else GateTiming()
+
+
+def start_handover(config: Config, captures: CaptureSlot) -> HandoverServer | None:
+    """The console's hand-over socket, or None when it is switched off or cannot be made
+    (the gate works on without it; the guard then types colour and temperature by hand)."""
+    if config.handover.socket is None:
+        return None
+    try:
+        return HandoverServer(Path(config.handover.socket), captures).start()
+    except OSError as error:
+        log.error("hand-over socket %s cannot be made, the console will ask the guard to "
+                  "type colour and temperature: %s", config.handover.socket, error)
+        return None
 
 
 def run(config: Config, *, stop: threading.Event | None = None,
@@ -79,9 +93,11 @@ def run(config: Config, *, stop: threading.Event | None = None,
         if bundle.version is None:
             log.warning("no bundle at %s yet: no issuer is trusted, every code is refused "
                         "until the sync client fetches one", config.bundle.path)
+        captures = CaptureSlot()
+        handover = start_handover(config, captures)
         gate = Gate(thermometer=thermometer, scanner=scanner, outputs=outputs, ledger=ledger,
                     trust=bundle.current_trust, policy=bundle.current_policy, clock=clock,
-                    timing=gate_timing(config))
+                    timing=gate_timing(config), captures=captures)
         outputs.on_exit_pressed(gate.press_exit)
         log.info("gate %s running: ledger %s (epoch %s), bundle %s, drivers %s",
                  config.station.id, ledger.path, ledger.epoch, bundle.version,
@@ -91,6 +107,8 @@ def run(config: Config, *, stop: threading.Event | None = None,
             gate.step()
             notifier.watchdog()
         notifier.notify("STOPPING=1")
+        if handover is not None:
+            handover.close()
         scanner.close()
         thermometer.close()
         ledger.close()

@@ -30,6 +30,7 @@ from station.clock import Clock, cst_date
 from station.codes import CodeError, HealthClaims, verify
 from station.config import PolicySettings
 from station.errors import ScannerError, ThermometerError
+from station.handover import Capture, CaptureRequest, CaptureSlot
 from station.ledger import RECOVERED, Kind, Ledger, LedgerError, Record
 from station.policy import Decision, TemperatureOutcome, decide, is_fever
 from station.trust import TrustList
@@ -57,6 +58,7 @@ class Gate:
         clock: Clock,
         timing: GateTiming | None = None,
         on_record: Callable[[Record], None] | None = None,
+        captures: CaptureSlot | None = None,
     ) -> None:
         self.thermometer = thermometer
         self.scanner = scanner
@@ -67,6 +69,7 @@ class Gate:
         self.clock = clock
         self.timing = timing or GateTiming()
         self.on_record = on_record
+        self.captures = captures  # the console's hand-over requests (station/handover.py)
         self.faults: dict[str, str] = {}
         self._ledger_outage: tuple[str, int] | None = None  # (since, people turned away)
         self._exit_presses: deque[float] = deque()
@@ -116,7 +119,12 @@ class Gate:
             self._check_presence()
 
     def handle_code(self, text: str) -> None:
-        """A code was read: the whole decision for one person."""
+        """A code was read: the whole decision for one person (or, while the console has a
+        hand-over request open, the code and a reading for the guard's form instead)."""
+        capture = self.captures.pending if self.captures else None
+        if capture is not None and capture.want == "code+reading":
+            self._hand_over(capture, text)
+            return
         started = time.perf_counter()
         policy = self.policy()
         now = self.clock.now()
@@ -157,8 +165,31 @@ class Gate:
         self._recovered("thermometer")
         return taken[-1].body_c, tuple(taken)
 
+    def _hand_over(self, capture: CaptureRequest, text: str | None) -> None:
+        """Verify and measure for the guard's registration form: no entry is decided, no
+        record written, the relay stays shut. The guard's form writes the record."""
+        policy = self.policy()
+        reason = None
+        if text is not None:
+            try:
+                verify(text, self.trust(), self.clock.now(), skew=policy.skew_s)
+            except CodeError as error:
+                reason = error.reason
+        if reason is not None:
+            capture.complete(Capture(text, reason, None, "not-measured"))
+            return
+        self.outputs.prompt()
+        outcome, _ = self._measure(policy)
+        reading = outcome if isinstance(outcome, float) else None
+        capture.complete(Capture(text, None, reading,
+                                 "ok" if reading is not None else str(outcome)))
+        self._present_since, self._presence_handled = None, True
+
     def _check_presence(self) -> None:
         """A person at the thermometer for `no_code_after_s` without a code: `no-code`."""
+        capture = self.captures.pending if self.captures else None
+        if capture is not None and capture.want == "code+reading":
+            return  # the guard's person shows a code first; nobody is denied meanwhile
         policy = self.policy()
         try:
             body = self.thermometer.read_body()
@@ -173,6 +204,9 @@ class Gate:
         now = self.clock.monotonic()
         if self._present_since is None:
             self._present_since = now
+        if capture is not None and not self._presence_handled:
+            self._hand_over(capture, None)  # a reading only: the guard checked the code
+            return
         if self._presence_handled or now - self._present_since < self.timing.no_code_after_s:
             return
         started = time.perf_counter()
