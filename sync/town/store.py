@@ -338,9 +338,10 @@ class SqliteTownStore:
                         f"station = ? AND epoch = ? AND seq IN ({marks})",
                         (station, epoch, *chunk)):
                     seq = row["seq"]
-                    if row["digest"] != rows[seq][3] and not row["purged"] and (
+                    if not row["purged"] and (
                             bool(row["simulated"]) != simulated
-                            or not same_content(json.loads(row["raw"]), by_seq[seq])):
+                            or row["digest"] != rows[seq][3]
+                            and not same_content(json.loads(row["raw"]), by_seq[seq])):
                         raise Conflict(seq)
                     duplicates.add(seq)
             # a seq at or below acked_through with no row was purged (or written off)
