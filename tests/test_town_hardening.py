@@ -289,7 +289,7 @@ def test_simulated_records_are_marked_and_never_count(town: Town) -> None:
     assert town.store.day_summary(dt.datetime.now(CST).date()) == []
     assert town.client.get("/api/v1/alarms", headers=town.admin_headers).json()["alarms"] == []
     csv_text = town.client.get("/api/v1/entries?format=csv", headers=town.admin_headers).text
-    header, *lines = list(csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"))))
+    header, *_rest = list(csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"))))
     assert header["simulated"] == "1"
     # the same key from a real push is a conflict, not a duplicate
     assert town.push(push_body(entry(1, time=today))).status_code == 409

@@ -393,7 +393,10 @@ def revoke(db_path: str, subject: str, before: str | None) -> None:
     if seconds < 0:
         raise click.BadParameter("must be after 1970-01-01", param_hint="--before")
     open_store(db_path).revoke(subject, seconds, who())
-    shown = dt.datetime.fromtimestamp(seconds, CST).isoformat(timespec="seconds")
+    try:
+        shown = dt.datetime.fromtimestamp(seconds, CST).isoformat(timespec="seconds")
+    except (ValueError, OverflowError):  # past year 9999 in CST: show it as given
+        shown = instant.isoformat(timespec="seconds")
     click.echo(texts.cli("revoked", subject=subject, when=shown))
 
 

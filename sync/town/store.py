@@ -340,8 +340,8 @@ class SqliteTownStore:
                     seq = row["seq"]
                     if not row["purged"] and (
                             bool(row["simulated"]) != simulated
-                            or row["digest"] != rows[seq][3]
-                            and not same_content(json.loads(row["raw"]), by_seq[seq])):
+                            or (row["digest"] != rows[seq][3]
+                            and not same_content(json.loads(row["raw"]), by_seq[seq]))):
                         raise Conflict(seq)
                     duplicates.add(seq)
             # a seq at or below acked_through with no row was purged (or written off)
