@@ -339,6 +339,8 @@ def trust_add(db_path: str, source: str, issuer: str, not_before: str | None,
             entry = json.loads(text)
         except json.JSONDecodeError as error:
             raise StationError(f"{source}: not valid JSON: {error}") from None
+        if isinstance(entry, dict):
+            entry.pop("kid_hex", None)  # `keys new` prints it for people; not a bundle field
     else:
         start = _instant(not_before, "--not-before").isoformat() if not_before else None
         end = _instant(not_after, "--not-after").isoformat() if not_after else None

@@ -31,6 +31,8 @@ TEXT_FIELDS = (
     "purpose", "vehicle_id", "ref_event_id", "action", "note")
 BOOL_FIELDS = ("plate_other", "via_risk_area", "cold_chain", "disinfected")
 NUMBER_FIELDS = ("temperature_c", "ambient_c", "remeasure_c")
+_FIELD_KINDS: dict[str, type] = {**dict.fromkeys(TEXT_FIELDS, str),
+                                 **dict.fromkeys(BOOL_FIELDS, bool)}
 
 
 class BadJson(ValueError):
@@ -41,16 +43,18 @@ def _refuse_constant(name: str) -> Any:
     raise BadJson(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
 
 
-def depth(value: Any) -> int:
-    """How deeply `value` nests (a scalar is 0), without recursion."""
-    deepest, stack = 0, [(value, 0)]
-    while stack:
-        item, level = stack.pop()
-        deepest = max(deepest, level)
-        if isinstance(item, dict):
-            stack.extend((child, level + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, level + 1) for child in item)
+def depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deeply `value` nests (a scalar is 0), level by level, without recursion; stops
+    counting past `limit`."""
+    deepest = 0
+    level = [value] if isinstance(value, dict | list) else []
+    while level and deepest <= limit:
+        deepest += 1
+        below: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item
+            below.extend(child for child in children if isinstance(child, dict | list))
+        level = below
     return deepest
 
 
@@ -107,11 +111,13 @@ def record_problem(entry: dict[str, Any]) -> str | None:
         return problem
     if not isinstance(entry.get("clock_synced"), bool):
         return "clock_synced must be true or false"
-    for name in TEXT_FIELDS:
-        if entry.get(name) is not None and not isinstance(entry[name], str):
+    for name, value in entry.items():  # only the fields present: most are absent
+        kind = _FIELD_KINDS.get(name)
+        if value is None or kind is None:
+            continue
+        if kind is str and not isinstance(value, str):
             return f"{name} must be text or null"
-    for name in BOOL_FIELDS:
-        if entry.get(name) is not None and not isinstance(entry[name], bool):
+        if kind is bool and not isinstance(value, bool):
             return f"{name} must be true, false or null"
     boottime = entry.get("boottime_ns")
     if boottime is not None and (type(boottime) is not int or not 0 <= boottime <= INT64_MAX):
