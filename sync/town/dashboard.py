@@ -188,6 +188,8 @@ def _live_html(store: TownStore, settings: Any) -> str:
         f"<td class=bad>{e(str(a.get('temperature_c')))}</td>"
         f"<td>{_ack_cell(a.get('ack'))}</td></tr>"
         for a in store.alarms(limit=50)) or "<tr><td colspan=7>—</td></tr>"
+    if settings.bundle_key is not None:  # online signing: show the bundle stations get next
+        store.sign_if_needed(settings.bundle_key, settings.bundle_lifetime)
     served = store.served_bundle()
     if served is None:
         bundle = f"<span class=bad>{e(h('bundle-none'))}</span>"
