@@ -23,12 +23,17 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from sync.store import SqliteTownStore  # noqa: E402
-from tests.townkit import TownProcess, fill_ledger, station_setup  # noqa: E402
+from sync.town.store import SqliteTownStore  # noqa: E402
+from tests.townkit import (  # noqa: E402
+    TownProcess,
+    fill_ledger,
+    init_town_db,
+    station_setup,
+)
 
 
 def bench_drain(records: int, workdir: Path) -> None:
-    store = SqliteTownStore(workdir / "drain.db")
+    store = SqliteTownStore(init_town_db(workdir / "drain.db"))
     token = store.add_station("gate-a", "bench")
     store.close()
     station = workdir / "station"
@@ -57,7 +62,7 @@ def bench_drain(records: int, workdir: Path) -> None:
 
 
 def bench_ingest(stations: int, batches: int, workdir: Path) -> None:
-    store = SqliteTownStore(workdir / "ingest.db")
+    store = SqliteTownStore(init_town_db(workdir / "ingest.db"))
     tokens = [store.add_station(f"gate-{i:02d}", f"enterprise {i % 7}") for i in range(stations)]
     store.close()
     town = TownProcess(workdir / "ingest.db").start()

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from station.ledger import Ledger
 from sync.client import entry_json
-from sync.store import SqliteTownStore, canonical
+from sync.town.records import canonical
+from sync.town.store import SqliteTownStore
 from tests.townkit import (
     ROOT,
     ChaosProxy,

@@ -16,7 +16,7 @@ ENV = {**os.environ, "GATE_STATION_DRIVERS": "fake"}
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    module = {"gate-station": "station.cli", "town-server": "sync.town_cli"}[args[0]]
+    module = {"gate-station": "station.cli", "town-server": "sync.town.cli"}[args[0]]
     command = [sys.executable, "-c", f"from {module} import main; main()", *args[1:]]
     return subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True,
                           timeout=120)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 from station import config as config_module
 from station.ledger import Ledger
 from sync.client import SyncClient, backoff_delay, entry_json
-from sync.store import SqliteTownStore
+from sync.town.store import SqliteTownStore
 from tests.townkit import (
     ROOT,
     ChaosProxy,
@@ -154,24 +153,38 @@ def test_full_jitter_backoff() -> None:
         assert max(delays) > ceiling * 0.8  # spread over the whole range
 
 
-def test_bundle_is_applied_whole_and_a_bad_one_is_refused(tmp_path: Path,
-                                                          town: TownProcess) -> None:
-    client = make_client(tmp_path, town.url, register(town))
-    town_cli("rules", "set", "fever_threshold_c", "37.5", "--db", str(town.db))
-    town_cli("revoke", "W0000009", "--db", str(town.db))
-    assert client.pull_bundle()
-    on_disk = json.loads(client.bundle_path.read_text())
-    assert on_disk["rules"] == {"fever_threshold_c": 37.5}
-    assert on_disk["trust"]["revocations"][0]["sub"] == "W0000009"
-    assert client.pull_bundle() and client.bundle_path.read_text() == json.dumps(
-        on_disk, ensure_ascii=False, indent=1)  # 304: untouched
-    store = SqliteTownStore(town.db)
-    store.set_rule("fever_threshold_c", "very hot")  # bypassing the CLI's check
-    store.close()
-    assert client.pull_bundle()
-    assert json.loads(client.bundle_path.read_text())["rules"] == {"fever_threshold_c": 37.5}
-    assert any(f.startswith("bundle:") for f in client.state.faults)
-    client.close()
+def test_a_real_town_signs_its_bundle_online_when_rules_change(tmp_path: Path) -> None:
+    """The town half of the signed bundle, end to end over HTTP (the station's checks of
+    it are the station's own tests)."""
+    import httpx
+
+    from sync.town.signing import load_bundle_public_key, open_envelope
+
+    keys = tmp_path / "keys"
+    town_cli("keys", "new", "--purpose", "bundle", "--out", str(keys))
+    (key_file,) = keys.glob("bundle-*.key")
+    town = TownProcess(tmp_path / "town.db", bundle_key=key_file).start()
+    try:
+        token = register(town)
+        town_cli("rules", "set", "fever_threshold_c", "37.5", "--db", str(town.db))
+        town_cli("revoke", "W0000009", "--db", str(town.db))
+        url = f"{town.url}/api/v1/stations/gate-a/bundle"
+        answer = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200
+        opened = open_envelope(answer.json(), load_bundle_public_key(key_file.with_suffix(
+            ".pub")), "answer")
+        assert opened.document["rules"] == {"fever_threshold_c": 37.5}
+        assert opened.document["trust"]["revocations"][0]["sub"] == "W0000009"
+        town_cli("rules", "set", "fever_threshold_c", "37.6", "--db", str(town.db))
+        again = httpx.get(url, headers={"Authorization": f"Bearer {token}",
+                                        "If-None-Match": answer.headers["etag"]})
+        assert again.status_code == 200
+        newer = open_envelope(again.json(), load_bundle_public_key(key_file.with_suffix(
+            ".pub")), "answer")
+        assert newer.serial > opened.serial and newer.document["rules"]["fever_threshold_c"] \
+            == 37.6
+    finally:
+        town.stop()
 
 
 def test_heartbeat_reports_backlog_and_open_device_faults(tmp_path: Path,

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from sync.store import SqliteTownStore
-from sync.town_app import create_app
+from sync.town.app import create_app
+from sync.town.db import create_database
+from sync.town.store import SqliteTownStore
 
 EPOCH = str(uuid.uuid4())
 
@@ -29,19 +30,38 @@ def entry(seq: int, **fields: Any) -> dict[str, Any]:
     return base
 
 
-def push_body(*entries: dict[str, Any], epoch: str = EPOCH) -> dict[str, Any]:
+def push_body(*entries: dict[str, Any], epoch: str = EPOCH, **extra: Any) -> dict[str, Any]:
     return {"epoch": epoch, "clock": {"wall": "2021-02-01T07:31:00.120+08:00", "synced": True,
                                       "boot_id": "b1", "boottime_ns": 2_000_000_000},
-            "entries": list(entries)}
+            "entries": list(entries), **extra}
+
+
+def new_store(path: Path) -> SqliteTownStore:
+    create_database(path)
+    return SqliteTownStore(path)
 
 
 class Town:
-    def __init__(self, tmp_path: Path) -> None:
-        self.store = SqliteTownStore(tmp_path / "town.db")
-        self.client = TestClient(create_app(self.store))
+    def __init__(self, tmp_path: Path, settings: Any = None) -> None:
+        self.store = new_store(tmp_path / "town.db")
+        self.client = TestClient(create_app(self.store, settings))
         self.token_a = self.store.add_station("gate-a", "红炉机械厂")
         self.token_b = self.store.add_station("gate-b", "永川电子")
-        self.admin = self.store.new_admin_token("test")
+        self.admin_id, self.admin = self.store.new_admin_token("test")
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin}"}
+
+    def login(self) -> str:
+        """Log in through the form; returns the session's CSRF token."""
+        self.client.get("/")  # the login page sets the form's CSRF cookie
+        csrf = self.client.cookies["town_login"]
+        response = self.client.post("/login", data={"token": self.admin, "csrf": csrf},
+                                    follow_redirects=False)
+        assert response.status_code == 303, response.text
+        page = self.client.get("/").text
+        return str(page.split("name=csrf value=")[1].split(">")[0])
 
     def push(self, body: Any, station: str = "gate-a", token: str | None = None,
              **kwargs: Any) -> Any:
@@ -86,8 +106,7 @@ def test_admin_endpoints_refuse_station_tokens(town: Town) -> None:
         assert town.client.get(path).status_code == 401
         assert town.client.get(path, headers={"Authorization": f"Bearer {town.token_a}"}
                                ).status_code == 403
-        assert town.client.get(path, headers={"Authorization": f"Bearer {town.admin}"}
-                               ).status_code == 200
+        assert town.client.get(path, headers=town.admin_headers).status_code == 200
 
 
 def test_tokens_are_stored_hashed(town: Town) -> None:
@@ -101,7 +120,8 @@ def test_tokens_are_stored_hashed(town: Town) -> None:
 
 def test_push_acks_and_counts(town: Town) -> None:
     answer = town.push(push_body(entry(1), entry(2), entry(3))).json()
-    assert answer == {"acked_through": 3, "accepted": 3, "duplicates": 0, "quarantined": []}
+    assert answer == {"epoch": EPOCH, "acked_through": 3, "accepted": 3, "duplicates": 0,
+                      "quarantined": []}
 
 
 def test_acked_through_is_the_contiguous_prefix(town: Town) -> None:
@@ -113,7 +133,8 @@ def test_acked_through_is_the_contiguous_prefix(town: Town) -> None:
 def test_duplicates_are_counted_not_stored_again(town: Town) -> None:
     town.push(push_body(entry(1), entry(2)))
     answer = town.push(push_body(entry(1), entry(2), entry(3))).json()
-    assert answer == {"acked_through": 3, "accepted": 1, "duplicates": 2, "quarantined": []}
+    assert answer == {"epoch": EPOCH, "acked_through": 3, "accepted": 1, "duplicates": 2,
+                      "quarantined": []}
     assert [seq for seq, _ in town.stored()] == [1, 2, 3]
 
 
@@ -128,7 +149,8 @@ def test_a_seq_reused_with_other_content_is_409_and_nothing_is_stored(town: Town
 def test_a_bad_record_is_quarantined_and_counts_as_stored(town: Town) -> None:
     answer = town.push(push_body(entry(1), entry(2, temperature_c="hot"),
                                  entry(3, kind="teleport"), entry(4))).json()
-    assert answer == {"acked_through": 4, "accepted": 2, "duplicates": 0, "quarantined": [2, 3]}
+    assert answer == {"epoch": EPOCH, "acked_through": 4, "accepted": 2, "duplicates": 0,
+                      "quarantined": [2, 3]}
     rows = town.client.get("/api/v1/entries", headers={"Authorization": f"Bearer {town.admin}"}
                            ).json()["entries"]
     bad = [r for r in rows if r["quarantined"]]
@@ -199,9 +221,9 @@ def test_broken_gzip_is_400(town: Town) -> None:
 
 
 def test_an_overloaded_server_answers_429_with_retry_after(tmp_path: Path) -> None:
-    from sync.town_app import Settings
+    from sync.town.app import Settings
 
-    store = SqliteTownStore(tmp_path / "t.db")
+    store = new_store(tmp_path / "t.db")
     token = store.add_station("gate-a", "x")
     client = TestClient(create_app(store, Settings(max_in_flight=0)))  # no room at all
     response = client.post("/api/v1/stations/gate-a/entries", json=push_body(entry(1)),
@@ -213,12 +235,24 @@ def test_an_overloaded_server_answers_429_with_retry_after(tmp_path: Path) -> No
 # -- bundle and heartbeat ---------------------------------------------------------------------
 
 
-def test_bundle_with_etag_and_304(town: Town, spec_key: Any) -> None:
-    from station.trust import trust_entry
+def test_bundle_is_signed_with_etag_and_304(tmp_path: Path, spec_key: Any) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
 
+    from station.trust import trust_entry
+    from sync.town.app import Settings
+    from sync.town.signing import KeyId, b64, open_envelope, spki_der
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    town = Town(tmp_path, Settings(bundle_key=key))
     headers = {"Authorization": f"Bearer {town.token_a}"}
     first = town.client.get("/api/v1/stations/gate-a/bundle", headers=headers)
-    assert first.status_code == 200 and first.json()["trust"] == {"keys": [], "revocations": []}
+    assert first.status_code == 200 and set(first.json()) == {"payload", "alg", "kid",
+                                                              "signature"}
+    envelope = first.json()
+    assert envelope["alg"] == "EdDSA" and envelope["kid"] == b64(KeyId.of(key.public_key()).raw)
+    opened = open_envelope(envelope, key.public_key(), "answer")
+    assert opened.document["trust"] == {"keys": [], "revocations": []}
+    assert opened.serial == 1 and opened.document["rules"] == {}
     etag = first.headers["ETag"]
     same = town.client.get("/api/v1/stations/gate-a/bundle",
                            headers={**headers, "If-None-Match": etag})
@@ -226,13 +260,87 @@ def test_bundle_with_etag_and_304(town: Town, spec_key: Any) -> None:
     town.store.add_trust_key(trust_entry(spec_key.public_key(), "500118"))
     town.store.revoke("W9", 1612137600)
     town.store.set_rule("fever_threshold_c", 37.5)
+    town.store.set_rule("returning.followup_grace_days", 2)
+    town.store.set_bundle_keys([b64(spki_der(key.public_key()))])
     changed = town.client.get("/api/v1/stations/gate-a/bundle",
                               headers={**headers, "If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
-    bundle = changed.json()
-    assert bundle["rules"] == {"fever_threshold_c": 37.5}
-    assert bundle["trust"]["revocations"] == [{"sub": "W9", "before": 1612137600}]
-    assert bundle["trust"]["keys"][0]["kid"] == "ZG1r5J2fAEg="
+    document = open_envelope(changed.json(), key.public_key(), "answer").document
+    assert document["serial"] == 2  # re-signed once for all four changes
+    assert document["rules"] == {"fever_threshold_c": 37.5,
+                                 "returning": {"followup_grace_days": 2}}
+    assert document["trust"]["revocations"] == [{"sub": "W9", "before": 1612137600}]
+    assert document["trust"]["keys"][0]["kid"] == "ZG1r5J2fAEg="
+    assert document["bundle_keys"] == [b64(spki_der(key.public_key()))]
+    assert document["version"].endswith("#2")
+    import datetime as dt
+
+    lifetime = (dt.datetime.fromisoformat(document["expires"])
+                - dt.datetime.fromisoformat(document["issued_at"]))
+    assert lifetime == dt.timedelta(days=7)
+
+
+def test_the_payload_is_standard_base64_with_padding_and_the_signature_covers_its_bytes(
+        tmp_path: Path) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from sync.town.app import Settings
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    town = Town(tmp_path, Settings(bundle_key=key))
+    town.store.set_rule("fever_threshold_c", 37.5)
+    envelope = town.client.get("/api/v1/stations/gate-a/bundle",
+                               headers={"Authorization": f"Bearer {town.token_a}"}).json()
+    for name in ("payload", "kid", "signature"):
+        assert len(envelope[name]) % 4 == 0 and "-" not in envelope[name] \
+            and "_" not in envelope[name]
+    payload = base64.b64decode(envelope["payload"], validate=True)
+    key.public_key().verify(base64.b64decode(envelope["signature"]), payload)  # raises if not
+    assert json.loads(payload)["rules"]["fever_threshold_c"] == 37.5
+
+
+def test_without_a_signed_bundle_the_answer_is_404(town: Town) -> None:
+    response = town.client.get("/api/v1/stations/gate-a/bundle",
+                               headers={"Authorization": f"Bearer {town.token_a}"})
+    assert response.status_code == 404 and "no signed bundle" in response.json()["detail"]
+
+
+def test_serials_come_from_the_database_and_are_never_reused(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from sync.town.signing import DEFAULT_LIFETIME
+
+    store = new_store(tmp_path / "t.db")
+    key = ed25519.Ed25519PrivateKey.generate()
+    exported = store.export_bundle(DEFAULT_LIFETIME)
+    assert exported["serial"] == 1
+    signed = store.sign_if_needed(key, DEFAULT_LIFETIME)
+    assert signed is not None and signed.serial == 2  # 1 went to the export
+    assert store.sign_if_needed(key, DEFAULT_LIFETIME) is None  # nothing changed
+    store.raise_serial_floor(100)  # a database restored from a backup
+    store.set_rule("recheck", 2)
+    again = store.sign_if_needed(key, DEFAULT_LIFETIME)
+    assert again is not None and again.serial == 100
+    assert store.export_bundle(DEFAULT_LIFETIME, min_serial=50)["serial"] == 101
+
+
+def test_a_half_expired_bundle_is_signed_again(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from station.clock import CST
+    from sync.town.signing import DEFAULT_LIFETIME
+
+    store = new_store(tmp_path / "t.db")
+    key = ed25519.Ed25519PrivateKey.generate()
+    now = dt.datetime.now(CST)
+    assert store.sign_if_needed(key, DEFAULT_LIFETIME, now) is not None
+    assert store.sign_if_needed(key, DEFAULT_LIFETIME, now + dt.timedelta(days=3)) is None
+    later = store.sign_if_needed(key, DEFAULT_LIFETIME, now + dt.timedelta(days=4))
+    assert later is not None and later.serial == 2
 
 
 def test_heartbeat_is_204_and_shows_in_the_station_list(town: Town) -> None:
@@ -276,23 +384,78 @@ def test_dashboard_needs_a_login_and_shows_stations_and_alarms(town: Town) -> No
                         entry(2, kind="alarm", time=_today(), name="张*", temperature_c=38.2)))
     page = town.client.get("/")
     assert "Admin token" in page.text and "gate-a" not in page.text
-    assert town.client.post("/login", content=f"token={town.token_a}",
-                            headers={"Content-Type": "application/x-www-form-urlencoded"}
+    assert "town.js" not in page.text and "refresh" not in page.text  # the login never reloads
+    csrf = town.client.cookies["town_login"]
+    assert town.client.post("/login", data={"token": town.token_a, "csrf": csrf}
                             ).status_code == 401
-    login = town.client.post("/login", content=f"token={town.admin}",
-                             headers={"Content-Type": "application/x-www-form-urlencoded"},
-                             follow_redirects=False)
-    assert login.status_code == 303
-    town.client.cookies.set("town_admin", login.cookies["town_admin"])
+    assert town.client.post("/login", data={"token": town.admin, "csrf": "forged"}
+                            ).status_code == 403
+    town.login()
     page = town.client.get("/").text
-    for text in ("gate-a", "gate-b", "红炉机械厂", "never heard from", "38.2", "张*"):
+    for text in ("gate-a", "gate-b", "红炉机械厂", "never heard from", "38.2", "张*",
+                 "unhandled"):
         assert text in page
     assert "http://" not in page and "https://" not in page  # no asset from the internet
+    assert "<script>" not in page and "<style>" not in page  # nothing inline (CSP)
+    live = town.client.get("/live")
+    assert live.status_code == 200 and "gate-a" in live.text and "<html" not in live.text
 
 
-def test_openapi_schema_is_served(town: Town) -> None:
-    schema = town.client.get("/openapi.json").json()
+def test_sessions_are_server_side_and_end_with_logout_or_revocation(town: Town) -> None:
+    csrf = town.login()
+    session = town.client.cookies["town_session"]
+    assert session not in (town.admin,) and town.admin not in session
+    assert town.client.get("/api/v1/stations").status_code == 200  # the session reads too
+    assert town.client.post("/logout", data={"csrf": "wrong"}).status_code == 403
+    assert town.client.post("/logout", data={"csrf": csrf}, follow_redirects=False
+                            ).status_code == 303
+    town.client.cookies.set("town_session", session)  # a stolen cookie, replayed
+    assert town.client.get("/live").status_code == 401
+    town.client.cookies.clear()
+    town.login()
+    assert town.client.get("/live").status_code == 200
+    town.store.revoke_admin_token(town.admin_id)
+    assert town.client.get("/live").status_code == 401
+    assert town.client.get("/api/v1/stations", headers=town.admin_headers).status_code == 401
+
+
+def test_an_expired_session_is_refused(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from sync.town.app import Settings
+
+    town = Town(tmp_path, Settings(session_ttl=dt.timedelta(seconds=-1)))
+    town.login()
+    assert town.client.get("/live").status_code == 401
+    assert "Admin token" in town.client.get("/").text
+
+
+def test_security_headers_on_every_answer(town: Town) -> None:
+    for response in (town.client.get("/"), town.client.get("/api/v1/stations"),
+                     town.push(b"{", headers={"Content-Type": "application/json"})):
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+
+
+def test_docs_and_openapi_only_behind_the_login_and_offline(town: Town) -> None:
+    assert town.client.get("/openapi.json").status_code == 401
+    assert town.client.get("/docs", follow_redirects=False).status_code == 303
+    assert town.client.get("/docs/assets/swagger-ui-bundle.js").status_code == 401
+    schema = town.client.get("/openapi.json", headers=town.admin_headers).json()
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            assert operation.get("description"), f"{method.upper()} {path} has no docstring"
     assert "/api/v1/stations/{station_id}/entries" in schema["paths"]
+    town.login()
+    page = town.client.get("/docs").text
+    assert "http://" not in page and "https://" not in page and "<script>" not in page
+    for asset in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css",
+                  "/static/docs.js"):
+        response = town.client.get(asset)
+        assert response.status_code == 200 and len(response.content) > 100, asset
+    assert "SwaggerUIBundle" in town.client.get("/docs/assets/swagger-ui-bundle.js").text
 
 
 def _today() -> str:
@@ -308,18 +471,32 @@ def test_zlib_is_not_gzip(town: Town) -> None:
     assert town.push(body, headers={"Content-Encoding": "gzip"}).status_code == 400
 
 
-def test_alarms_newest_first_by_when_they_happened(town: Town) -> None:
-    town.push(push_body(entry(1, kind="alarm", time="2021-02-01T08:00:00.000+08:00"),
-                        entry(2, kind="alarm", time="2021-02-01T09:00:00.000+08:00")))
+def test_alarms_unhandled_first_then_newest_first_with_their_latest_ack(town: Town) -> None:
+    town.push(push_body(entry(1, kind="alarm", event_id="a1", time="2021-02-01T08:00:00.000+08:00"),
+                        entry(2, kind="alarm", event_id="a2", time="2021-02-01T09:00:00.000+08:00"),
+                        entry(3, kind="ack", ref_event_id="a2", action="remeasured-normal"),
+                        entry(4, kind="ack", ref_event_id="a2", action="sent-home")))
     town.push(push_body(entry(1, kind="alarm", time="2021-02-01T07:00:00.000+08:00"),
                         epoch=str(uuid.uuid4())))  # arrives last, happened first
-    newest = town.store.entries(kind="alarm", newest_first=True)
-    assert [r["time"][11:13] for r in newest] == ["09", "08", "07"]
+    town.push(push_body(entry(1, kind="alarm", time="2021-02-01T10:00:00.000+08:00"),
+                        epoch=str(uuid.uuid4()), simulated=True))
+    answer = town.client.get("/api/v1/alarms", headers=town.admin_headers).json()
+    alarms = answer["alarms"]
+    assert [a["time"][11:13] for a in alarms] == ["08", "07", "09"]  # the simulated one: never
+    assert [a["ack"] and a["ack"]["action"] for a in alarms] == [None, None, "sent-home"]
+    handled = town.client.get("/api/v1/alarms?handled=true", headers=town.admin_headers).json()
+    assert [a["event_id"] for a in handled["alarms"]] == ["a2"]
+    page = town.client.get("/api/v1/alarms?limit=2", headers=town.admin_headers).json()
+    assert page["next_after"] == 2
+    rest = town.client.get("/api/v1/alarms?limit=2&after=2", headers=town.admin_headers).json()
+    assert [a["event_id"] for a in rest["alarms"]] == ["a2"] and rest["next_after"] is None
 
 
 def test_the_login_cookie_is_secure_behind_https(town: Town) -> None:
-    login = town.client.post("/login", content=f"token={town.admin}",
-                             headers={"Content-Type": "application/x-www-form-urlencoded",
-                                      "X-Forwarded-Proto": "https"}, follow_redirects=False)
+    town.client.get("/")
+    login = town.client.post("/login", data={"token": town.admin,
+                                             "csrf": town.client.cookies["town_login"]},
+                             headers={"X-Forwarded-Proto": "https"}, follow_redirects=False)
     cookie = login.headers["set-cookie"].lower()
+    assert "town_session=" in cookie
     assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie

@@ -35,28 +35,45 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
 
 
+TOWN = [sys.executable, "-c", "from sync.town.cli import main; main()"]
+
+
 def town_cli(*args: str) -> str:
-    result = subprocess.run([sys.executable, "-c", "from sync.town_cli import main; main()",
-                             *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([*TOWN, *args], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
-class TownProcess:
-    """`town-server serve` in a subprocess; its output is kept in `log`."""
+def init_town_db(db: Path) -> Path:
+    """A new town database (`town-server db init`), unless one is there already."""
+    if not db.exists():
+        from sync.town.db import create_database
 
-    def __init__(self, db: Path, port: int | None = None) -> None:
-        self.db = db
+        create_database(db)
+    return db
+
+
+class TownProcess:
+    """`town-server serve` in a subprocess on a database made by `db init` when missing;
+    with `bundle_key` (a key file from `keys new --purpose bundle`) it signs bundles online.
+    Its output is kept in `log`."""
+
+    def __init__(self, db: Path, port: int | None = None, *,
+                 bundle_key: Path | None = None) -> None:
+        self.db = init_town_db(db)
         self.port = port or free_port()
         self.log = db.with_suffix(".log")
+        self.bundle_key = bundle_key
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> TownProcess:
+        extra = ["--bundle-key", str(self.bundle_key)] if self.bundle_key else []
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", "from sync.town_cli import main; main()", "serve",
-                 "--db", str(self.db), "--port", str(self.port), "--log-level", "info"],
-                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+                [*TOWN, "serve", "--db", str(self.db), "--port", str(self.port),
+                 "--log-level", "info", *extra], cwd=ROOT, stdout=out,
+                stderr=subprocess.STDOUT)
         wait_for_port(self.port)
         return self
 

@@ -1,0 +1,187 @@
+"""What the town accepts from a station, record by record (sync.md, registration.md).
+
+- `parse_json`: RFC 8259 JSON only (`NaN`/`Infinity` are not JSON), nested at most
+  `MAX_DEPTH` deep, integers of at most 4300 digits: anything else is `BadJson`, a 400.
+- `record_problem`: why a record must go to quarantine (a field of the wrong type or out of
+  range), or None. Quarantine keeps the raw JSON and counts as stored.
+- `same_content`: sync.md's "same content": fields present in both versions are equal,
+  except the contact fields that masking touches; a field in only one version is ignored.
+- `corrected_time`: the time the server believes the event happened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from station.clock import cst_date
+
+RECORD_KINDS = ("entry", "exit", "fault", "alarm", "vehicle", "visitor", "ack")
+MASKED_FIELDS = frozenset({"name", "phone", "driver_name", "driver_phone"})
+MAX_DEPTH = 32
+INT64_MAX = 2**63 - 1
+NUMBER_LIMIT = 1e6  # no measured value of any record comes near it
+
+TEXT_FIELDS = (
+    "boot_id", "direction", "subject", "name", "issuer", "org", "color", "nat", "returned",
+    "origin", "decision", "detail", "device", "operator", "plate", "vehicle_type", "carrier",
+    "driver_name", "driver_phone", "code_checked", "cargo", "disinfection_method",
+    "disinfection_operator", "host", "visit_id", "phone", "id_last4", "organisation",
+    "purpose", "vehicle_id", "ref_event_id", "action", "note")
+BOOL_FIELDS = ("plate_other", "via_risk_area", "cold_chain", "disinfected")
+NUMBER_FIELDS = ("temperature_c", "ambient_c", "remeasure_c")
+_FIELD_KINDS: dict[str, type] = {**dict.fromkeys(TEXT_FIELDS, str),
+                                 **dict.fromkeys(BOOL_FIELDS, bool)}
+
+
+class BadJson(ValueError):
+    """The body is not JSON a station may send; the message says why."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise BadJson(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deeply `value` nests (a scalar is 0), level by level, without recursion; stops
+    counting past `limit`."""
+    deepest = 0
+    level = [value] if isinstance(value, dict | list) else []
+    while level and deepest <= limit:
+        deepest += 1
+        below: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item
+            below.extend(child for child in children if isinstance(child, dict | list))
+        level = below
+    return deepest
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body as JSON, or BadJson naming the problem."""
+    try:
+        document = json.loads(body, parse_constant=_refuse_constant)
+    except BadJson:
+        raise
+    except RecursionError:
+        raise BadJson(f"body is nested deeper than {MAX_DEPTH} levels") from None
+    except UnicodeDecodeError:
+        raise BadJson("body is not UTF-8") from None
+    except json.JSONDecodeError as error:
+        raise BadJson(f"body is not JSON: {error.msg} at line {error.lineno} column "
+                      f"{error.colno}") from None
+    except ValueError as error:  # an integer literal of more than 4300 digits
+        raise BadJson(f"body is not acceptable JSON: {error}") from None
+    if depth(document) > MAX_DEPTH:
+        raise BadJson(f"body is nested deeper than {MAX_DEPTH} levels")
+    return document
+
+
+def parse_time(value: Any, name: str = "time") -> tuple[dt.datetime | None, str | None]:
+    """An ISO 8601 time with offset whose CST date exists: (parsed, None) or (None, why)."""
+    if not isinstance(value, str):
+        return None, f"{name} must be ISO 8601 text"
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None, f"{name} is not ISO 8601"
+    if parsed.tzinfo is None:
+        return None, f"{name} has no UTC offset"
+    try:
+        cst_date(parsed)
+        parsed.astimezone(dt.UTC)
+    except OverflowError:
+        return None, f"{name} is out of range (years 1–9999 in UTC and CST)"
+    return parsed, None
+
+
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float)
+
+
+def record_problem(entry: dict[str, Any]) -> str | None:
+    """Why a record cannot be accepted (it goes to quarantine), or None when it can."""
+    if not isinstance(entry.get("event_id"), str) or not entry["event_id"]:
+        return "event_id must be non-empty text"
+    if entry.get("kind") not in RECORD_KINDS:
+        return f"kind must be one of {', '.join(RECORD_KINDS)}"
+    _, problem = parse_time(entry.get("time"))
+    if problem:
+        return problem
+    if not isinstance(entry.get("clock_synced"), bool):
+        return "clock_synced must be true or false"
+    for name, value in entry.items():  # only the fields present: most are absent
+        kind = _FIELD_KINDS.get(name)
+        if value is None or kind is None:
+            continue
+        if kind is str and not isinstance(value, str):
+            return f"{name} must be text or null"
+        if kind is bool and not isinstance(value, bool):
+            return f"{name} must be true, false or null"
+    boottime = entry.get("boottime_ns")
+    if boottime is not None and (type(boottime) is not int or not 0 <= boottime <= INT64_MAX):
+        return "boottime_ns must be a whole number from 0 to 2^63-1, or null"
+    for name in NUMBER_FIELDS:
+        value = entry.get(name)
+        if value is None:
+            continue
+        if not _is_number(value):
+            return f"{name} must be a number or null"
+        if not -NUMBER_LIMIT < value < NUMBER_LIMIT:
+            return f"{name} is out of range"
+    occupants = entry.get("occupants")
+    if occupants is not None and (type(occupants) is not int or not 0 <= occupants <= 60):
+        return "occupants must be a whole number from 0 to 60, or null"
+    readings = entry.get("readings", [])
+    if readings is not None and (not isinstance(readings, list) or not all(
+            _is_number(r) and -NUMBER_LIMIT < r < NUMBER_LIMIT for r in readings)):
+        return "readings must be a list of numbers"
+    reasons = entry.get("reasons", [])
+    if reasons is not None and (not isinstance(reasons, list)
+                                or not all(isinstance(r, str) for r in reasons)):
+        return "reasons must be a list of text"
+    if entry["kind"] == "ack" and not entry.get("ref_event_id"):
+        return "an ack needs ref_event_id (the event_id of the alarm it handles)"
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    # JSON equality: 1 and true are different values, 1 and 1.0 the same number
+    return canonical(a) == canonical(b) or (
+        _is_number(a) and _is_number(b) and a == b)
+
+
+def same_content(stored: Any, incoming: Any) -> bool:
+    """sync.md: every field present in both versions is equal, except the masked contact
+    fields; a field present in only one version does not make a conflict."""
+    if not isinstance(stored, dict) or not isinstance(incoming, dict):
+        return _same(stored, incoming)
+    shared = (stored.keys() & incoming.keys()) - MASKED_FIELDS
+    return all(_same(stored[key], incoming[key]) for key in shared)
+
+
+def corrected_time(entry: dict[str, Any], clock: dict[str, Any],
+                   received: dt.datetime) -> str | None:
+    """The station's own time when its clock was NTP-synchronized; otherwise, for records of
+    the request's boot, server_now − (clock.boottime_ns − entry.boottime_ns); else unknown."""
+    if entry.get("clock_synced") is True:
+        return str(entry["time"])
+    clock_boot = clock.get("boottime_ns")
+    same_boot = (isinstance(clock.get("boot_id"), str) and clock.get("boot_id") ==
+                 entry.get("boot_id") and type(clock_boot) is int
+                 and type(entry.get("boottime_ns")) is int)
+    if same_boot:
+        ago_ns = clock_boot - entry["boottime_ns"]
+        try:
+            if ago_ns >= 0:
+                return (received - dt.timedelta(microseconds=ago_ns // 1000)).isoformat(
+                    timespec="milliseconds")
+        except OverflowError:  # a boot time of centuries: the station's clock data is junk
+            return None
+    return None
+
+
+def canonical(value: Any) -> str:
+    """One text per JSON value: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
