@@ -132,11 +132,12 @@ class CameraScanner:
         decoders: Sequence[str] = DEFAULT_CHAIN,
         holdoff_s: float = 3.0,
         hint_s: float = 1.0,
+        rescue: bool = True,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._open_capture = open_capture
-        self._chain = DecoderChain(decoders)
+        self._chain = DecoderChain(decoders, rescue=rescue)
         self._holdoff = HoldOff(holdoff_s)
         self._hint_s = hint_s
         self._hint: Region | None = None

@@ -21,8 +21,9 @@ Decoders (names as used in config.yaml `scanner.decoders`):
 - `zxing-median`: zxing-cpp on a 3×3 median-filtered frame (a dim screen's sensor noise,
   a screen's pixel grid).
 - `zbar`: libzbar through pyzbar's ctypes wrapper, in *binary* mode so zbar does not guess
-  Big5/Shift-JIS and garble UTF-8 (zbar issue #212); the bytes are decoded here as UTF-8,
-  else GB18030, else Latin-1. 5–10 ms a frame: by default used in the rescue only.
+  Big5/Shift-JIS and garble UTF-8 (zbar issue #212); only payloads that are valid UTF-8
+  are accepted (zbar reports no ECI, so anything else would be a guess). 5–10 ms a frame:
+  by default used in the rescue only.
 
 Every step only ever returns a text whose Reed-Solomon check passed (zxing-cpp `valid`, zbar's
 own check), so preprocessing can lose a read but does not invent one; the benchmark
@@ -117,9 +118,14 @@ class ZxingPass:
 
 
 class ZbarBinaryDecoder:
-    """libzbar in binary mode, QR only; one scanner kept for the decoder's lifetime."""
+    """libzbar in binary mode, QR only; one scanner kept for the decoder's lifetime.
 
-    def __init__(self) -> None:
+    With `utf8_only` (the default, and what the chain uses) a payload that is not valid UTF-8
+    is dropped rather than guessed: zbar does not report ECI, and a Shift-JIS payload read as
+    GB18030 would be a wrong text (zxing-cpp, which honours ECI, reads those)."""
+
+    def __init__(self, *, utf8_only: bool = True) -> None:
+        self._utf8_only = utf8_only
         try:
             from pyzbar import wrapper as zbar
         except ImportError as error:  # pyzbar raises ImportError when libzbar is missing
@@ -157,7 +163,13 @@ class ZbarBinaryDecoder:
             while symbol:
                 length = zbar.zbar_symbol_get_data_length(symbol)
                 data = ctypes.string_at(zbar.zbar_symbol_get_data(symbol), length)
-                texts.append(bytes_to_text(data))
+                if self._utf8_only:
+                    try:
+                        texts.append(data.decode("utf-8"))
+                    except UnicodeDecodeError:
+                        pass
+                else:
+                    texts.append(bytes_to_text(data))
                 symbol = zbar.zbar_symbol_next(symbol)
             return texts
         finally:
@@ -189,6 +201,10 @@ def median3(frame: Frame) -> Frame:
 
 
 def upscale2(frame: Frame) -> Frame:
+    """2× bicubic; a crop already larger than 480×480 is left as it is (its modules are big
+    enough, and upscaling it would cost tens of milliseconds)."""
+    if frame.shape[0] * frame.shape[1] > 480 * 480:
+        return frame
     cv2 = opencv()
 
     return np.asarray(cv2.resize(frame, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC),
