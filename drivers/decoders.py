@@ -35,6 +35,7 @@ without it, building the chain raises ScannerError naming the package.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -164,10 +165,8 @@ class ZbarBinaryDecoder:
                 length = zbar.zbar_symbol_get_data_length(symbol)
                 data = ctypes.string_at(zbar.zbar_symbol_get_data(symbol), length)
                 if self._utf8_only:
-                    try:
+                    with contextlib.suppress(UnicodeDecodeError):
                         texts.append(data.decode("utf-8"))
-                    except UnicodeDecodeError:
-                        pass
                 else:
                     texts.append(bytes_to_text(data))
                 symbol = zbar.zbar_symbol_next(symbol)
