@@ -1,29 +1,47 @@
-"""Camera QR scanner: OpenCV `VideoCapture` → grayscale → decoder chain.
+"""Camera QR scanner: OpenCV `VideoCapture` → newest grayscale frame → decoder chain.
 
 Wiring: a USB UVC webcam (`/dev/video0`, source `0`) or the Pi camera through libcamera's
 V4L2 compatibility layer; `source` may also be a file path or a stream URL. Mount it so a
 phone held 20–40 cm away fills a third of the frame; 640×480 is plenty for a health code.
 
 Behaviour:
-- One `scan(timeout_s)` grabs frames until a code is read or the timeout passes.
+- One `scan(timeout_s)` decodes frames until a code is read or the timeout passes.
+- Always the newest frame: frames that queued up in the driver's buffers while the previous
+  frame was being decoded are grabbed and dropped (a grab that returns at once hands back a
+  queued frame; the first grab that has to wait for the camera gets a fresh one), so nothing
+  queues up and a slow frame never makes the next decode late by more than one frame.
+- Once a code has been located (read, or its finder patterns seen), its region is tried
+  first in the next frames (`hint_s`, default 1 s after it was last seen there).
 - A code held in view is reported once per hold-off window (`holdoff_s`, default 3 s): the
   same text is reported again only after it has been out of the report window that long.
 - If the camera cannot be opened or a frame read fails (unplugged, driver crash), `scan`
   raises ScannerError and the scanner reopens it on later calls, waiting between attempts
   with a capped exponential backoff (0.5 s → 10 s), sleeping rather than spinning a core.
+
+Camera settings (`CaptureSettings`) are applied through OpenCV's V4L2 properties when the
+camera opens; a control the camera does not have is logged (logger `drivers.camera`) and
+skipped. OpenCV's own console messages are silenced (drivers/opencv.py).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, NoReturn, Protocol
 
 import numpy as np
 
-from drivers.decoders import DEFAULT_CHAIN, DecoderChain, Frame
+from drivers.decoders import DEFAULT_CHAIN, DecoderChain, Frame, Region, to_gray
 from drivers.holdoff import HoldOff
+from drivers.opencv import opencv
 from drivers.reopen import Reopener
+
+log = logging.getLogger(__name__)
+
+MAX_STALE_FRAMES = 8  # more than any V4L2 queue; bounds the drain for file sources
+QUEUED_GRAB_S = 0.004  # a grab this fast returned a frame that was already queued
 
 
 class CaptureLike(Protocol):
@@ -31,20 +49,76 @@ class CaptureLike(Protocol):
 
     def isOpened(self) -> bool: ...
 
-    def read(self) -> tuple[bool, Any]: ...
+    def grab(self) -> bool: ...
+
+    def retrieve(self) -> tuple[bool, Any]: ...
+
+    def set(self, prop: int, value: float) -> bool: ...
 
     def release(self) -> None: ...
 
 
-def open_cv_capture(source: int | str, width: int = 640, height: int = 480) -> CaptureLike:
-    """Open a real camera with OpenCV (V4L2 on Linux)."""
-    import cv2
+@dataclass(frozen=True)
+class CaptureSettings:
+    """What the camera is told when it opens. `None` leaves a control to the camera's auto
+    mode. Units are V4L2's: `exposure` in 100 µs steps (100 = 10 ms), `gain` and `focus` in
+    the camera's own range (`v4l2-ctl -l` lists them)."""
 
-    capture = cv2.VideoCapture(source)
+    width: int = 640
+    height: int = 480
+    fps: float = 15.0
+    fourcc: str | None = "YUYV"  # uncompressed: no MJPEG blocks on the modules
+    exposure: float | None = None
+    gain: float | None = None
+    focus: float | None = None
+    buffers: int = 1
+
+    def properties(self) -> list[tuple[str, int, float]]:
+        """(name, OpenCV property id, value) in the order they are set: format first (it
+        decides which sizes and rates exist), then size, rate, buffers, and the controls."""
+        cv2 = opencv()
+        props: list[tuple[str, int, float]] = []
+        if self.fourcc:
+            props.append(("fourcc", cv2.CAP_PROP_FOURCC,
+                          float(cv2.VideoWriter_fourcc(*self.fourcc))))
+        props += [("width", cv2.CAP_PROP_FRAME_WIDTH, float(self.width)),
+                  ("height", cv2.CAP_PROP_FRAME_HEIGHT, float(self.height)),
+                  ("fps", cv2.CAP_PROP_FPS, float(self.fps)),
+                  ("buffers", cv2.CAP_PROP_BUFFERSIZE, float(self.buffers))]
+        # V4L2 exposure modes as OpenCV's V4L2 backend passes them: 1 manual, 3 auto
+        if self.exposure is None:
+            props.append(("exposure", cv2.CAP_PROP_AUTO_EXPOSURE, 3.0))
+        else:
+            props += [("exposure", cv2.CAP_PROP_AUTO_EXPOSURE, 1.0),
+                      ("exposure", cv2.CAP_PROP_EXPOSURE, float(self.exposure))]
+        if self.gain is not None:
+            props.append(("gain", cv2.CAP_PROP_GAIN, float(self.gain)))
+        if self.focus is None:
+            props.append(("focus", cv2.CAP_PROP_AUTOFOCUS, 1.0))
+        else:
+            props += [("focus", cv2.CAP_PROP_AUTOFOCUS, 0.0),
+                      ("focus", cv2.CAP_PROP_FOCUS, float(self.focus))]
+        return props
+
+
+def apply_settings(capture: CaptureLike, settings: CaptureSettings) -> list[str]:
+    """Set every property of `settings` on an open capture; the names the camera refused."""
+    refused = []
+    for name, prop, value in settings.properties():
+        if not capture.set(prop, value) and name not in refused:
+            refused.append(name)
+    return refused
+
+
+def open_cv_capture(source: int | str, settings: CaptureSettings | None = None) -> CaptureLike:
+    """Open a real camera with OpenCV (V4L2 on Linux) and apply `settings`."""
+    cv2 = opencv()
+    capture: CaptureLike = cv2.VideoCapture(source, cv2.CAP_V4L2 if isinstance(source, int)
+                                            else cv2.CAP_ANY)
     if capture.isOpened():
-        capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
-        capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
-        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not a stale queue
+        refused = apply_settings(capture, settings or CaptureSettings())
+        if refused:
+            log.warning("camera %s ignores these settings: %s", source, ", ".join(refused))
     return capture
 
 
@@ -57,16 +131,22 @@ class CameraScanner:
         *,
         decoders: Sequence[str] = DEFAULT_CHAIN,
         holdoff_s: float = 3.0,
+        hint_s: float = 1.0,
+        rescue: bool = True,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._open_capture = open_capture
-        self._chain = DecoderChain(decoders)
+        self._chain = DecoderChain(decoders, rescue=rescue)
         self._holdoff = HoldOff(holdoff_s)
+        self._hint_s = hint_s
+        self._hint: Region | None = None
+        self._hint_seen = 0.0
         self._sleep = sleep
         self._monotonic = monotonic
         self._capture: CaptureLike | None = None
         self._reopen = Reopener(sleep, monotonic)
+        self.last_step: str | None = None  # which decoder step read the last code
 
     @property
     def fault(self) -> str | None:
@@ -83,27 +163,40 @@ class CameraScanner:
         self._capture = capture
         return capture
 
-    def read_frame(self) -> Frame:
-        """One grayscale frame; ScannerError (and a later reopen) when the camera fails."""
-        capture = self._ensure_open()
-        ok, frame = capture.read()
-        if not ok or frame is None:
-            capture.release()
-            self._capture = None
-            self._reopen.failed("camera stopped delivering frames")
-        self._reopen.succeeded()
-        array = np.asarray(frame, dtype=np.uint8)
-        if array.ndim == 3:
-            import cv2
+    def _lost(self, capture: CaptureLike) -> NoReturn:
+        capture.release()
+        self._capture = None
+        self._reopen.failed("camera stopped delivering frames")
 
-            array = np.asarray(cv2.cvtColor(array, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
-        return array
+    def read_frame(self) -> Frame:
+        """The newest grayscale frame (stale queued frames dropped); ScannerError (and a later
+        reopen) when the camera fails."""
+        capture = self._ensure_open()
+        for _ in range(MAX_STALE_FRAMES + 1):
+            start = self._monotonic()
+            if not capture.grab():
+                self._lost(capture)
+            if self._monotonic() - start >= QUEUED_GRAB_S:
+                break  # this grab waited for the camera: a fresh frame
+        ok, frame = capture.retrieve()
+        if not ok or frame is None:
+            self._lost(capture)
+        self._reopen.succeeded()
+        return to_gray(np.asarray(frame, dtype=np.uint8))
 
     def scan(self, timeout_s: float) -> str | None:
         deadline = self._monotonic() + timeout_s
         while True:
-            for text in self._chain.decode(self.read_frame()):
-                if self._holdoff.is_new(text, self._monotonic()):
+            frame = self.read_frame()
+            now = self._monotonic()
+            if self._hint is not None and now - self._hint_seen > self._hint_s:
+                self._hint = None
+            reading = self._chain.read(frame, [self._hint] if self._hint else [])
+            if reading.regions:
+                self._hint, self._hint_seen = reading.regions[0], now
+            for text in reading.texts:
+                if self._holdoff.is_new(text, now):
+                    self.last_step = reading.step
                     return text
             if self._monotonic() >= deadline:
                 return None

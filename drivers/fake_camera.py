@@ -1,16 +1,29 @@
-"""A fake camera: frames with real QR codes (rendered with segno) or from image files.
+"""A fake camera: frames with real QR codes (rendered with zxing-cpp or segno) or from files.
 
-`FakeCamera` is the device; `open()` gives a capture with `cv2.VideoCapture`'s `read`,
-`isOpened` and `release`. What the camera sees is set with `show_text`, `show_image`,
-`show_frame` or `show_nothing`; `unplug()` makes open captures fail and new ones not open
-until `plug()`. Each `read()` advances the injected clock by one frame period, like a real
-camera blocking for its next frame at `fps`.
+`FakeCamera` is the device; `open()` gives a capture with the part of `cv2.VideoCapture` the
+scanner uses (`read`, `grab`, `retrieve`, `set`, `get`, `isOpened`, `release`). What the
+camera sees is set with `show_text`, `show_image`, `show_frame`, `show_nothing`, or `play`
+(a sequence of frames at the camera's frame rate); `unplug()` makes open captures fail and
+new ones not open until `plug()`. Every property a capture `set`s is recorded in
+`camera.settings` (OpenCV property id → value), as the device would hold it; properties in
+`unsupported` are refused (`set` returns False), as a camera without that control does.
+
+Timing, two models:
+- without `monotonic` (simple): each read blocks one frame period on the injected `sleep`
+  and returns what is in view, like a reader that always waits for the next frame;
+- with `monotonic` (live): frames are captured at k / fps on that clock into `buffers`
+  driver buffers (V4L2's queue); a read returns the oldest queued frame at once, else waits
+  for the next capture. A full queue drops new frames, so a slow reader gets stale frames:
+  exactly what the scanner's newest-frame logic must cope with. `served` lists the capture
+  index of every frame handed out.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,36 +31,63 @@ import numpy as np
 from drivers.decoders import Frame, read_image
 
 BACKGROUND = 200  # a light grey scene, not a pure white page
+MIN_MODULE_PX = 2  # the smallest module the decoders read reliably from a clean render
+
+
+def _modules(text: str, error: str) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """The code as 0 (dark) / 255 (light) modules with a 4-module quiet zone. Level `error`
+    if the text fits a version-40 code at it, else the lowest level it fits (L holds most);
+    ValueError when even a version-40-L code cannot hold it."""
+    levels = "lmqh"
+    asked = levels.index(error.lower())
+    tried = [levels[asked], *reversed(levels[:asked])]
+    for level in tried:
+        try:
+            return _render(text, level)
+        except ValueError:
+            continue
+    raise ValueError(f"a {len(text)}-character text ({len(text.encode())} bytes as UTF-8) is "
+                     "more than a version-40 QR code can hold")
+
+
+def _render(text: str, level: str) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    if text.isascii():
+        import zxingcpp
+
+        # zxing-cpp's native encoder: under 1 ms, which keeps `simulate` fast
+        barcode = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode,
+                                          ec_level=level.upper())
+        return np.asarray(barcode.to_image(scale=1, add_quiet_zones=True), dtype=np.uint8)
+    import segno
+
+    # byte mode, UTF-8 without ECI: what phone apps write, and what trips zbar's guessing
+    try:
+        code = segno.make(text, error=level, micro=False, mode="byte", encoding="utf-8",
+                          boost_error=False)
+    except segno.DataOverflowError as error:
+        raise ValueError(str(error)) from None
+    modules = np.pad(np.array([list(row) for row in code.matrix], dtype=bool), 4,
+                     constant_values=False)
+    return np.where(modules, 0, 255).astype(np.uint8)
 
 
 def qr_frame(
     text: str, *, frame_size: tuple[int, int] = (480, 640), module_px: int = 4, error: str = "m"
 ) -> Frame:
-    """A grayscale frame (height, width) with `text` as a QR code centred on a grey scene.
+    """A grayscale frame with `text` as a QR code centred on a grey scene.
 
-    ASCII text (every THP1 code) is encoded with zxing-cpp's native encoder (under 1 ms, which
-    keeps `simulate` fast); other text with segno in byte mode as UTF-8 without ECI, exactly
-    what phone apps write and what trips zbar's charset guessing.
+    The frame is `frame_size` (height, width) whenever the code fits it with modules of
+    `module_px` down to 2 pixels (the largest that fits is used); a code too large even at
+    2 px gets a frame just large enough for it (a higher-resolution camera). Any text a
+    version-40 code holds is rendered; a longer one raises ValueError saying so.
     """
-    if text.isascii():
-        import zxingcpp
-
-        barcode = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode,
-                                          ec_level=error.upper())
-        image = np.asarray(barcode.to_image(scale=module_px, add_quiet_zones=True),
-                           dtype=np.uint8)
-    else:
-        import segno
-
-        code = segno.make(text, error=error, micro=False, mode="byte", encoding="utf-8")
-        modules = np.pad(np.array([list(row) for row in code.matrix], dtype=bool), 4,
-                         constant_values=False)
-        image = np.where(modules, 0, 255).astype(np.uint8)
-        image = np.kron(image, np.ones((module_px, module_px), dtype=np.uint8))
+    modules = _modules(text, error)
     height, width = frame_size
-    if image.shape[0] > height or image.shape[1] > width:
-        raise ValueError(f"a {image.shape} code does not fit a {frame_size} frame")
-    frame = np.full(frame_size, BACKGROUND, dtype=np.uint8)
+    fitting = min(height, width) // modules.shape[0]
+    scale = max(MIN_MODULE_PX, min(module_px, fitting))
+    image = np.kron(modules, np.ones((scale, scale), dtype=np.uint8))
+    height, width = max(height, image.shape[0]), max(width, image.shape[1])
+    frame = np.full((height, width), BACKGROUND, dtype=np.uint8)
     top, left = (height - image.shape[0]) // 2, (width - image.shape[1]) // 2
     frame[top : top + image.shape[0], left : left + image.shape[1]] = image
     return frame
@@ -60,24 +100,48 @@ class FakeCapture:
         self._camera = camera
         self._open = camera.plugged
         self._generation = camera.generation
+        self._grabbed: Frame | None = None
 
     def isOpened(self) -> bool:
         return self._open
 
-    def read(self) -> tuple[bool, Any]:
+    def _alive(self) -> bool:
         camera = self._camera
-        if not self._open or not camera.plugged or self._generation != camera.generation:
+        return self._open and camera.plugged and self._generation == camera.generation
+
+    def grab(self) -> bool:
+        if not self._alive():
+            self._grabbed = None
+            return False
+        self._grabbed = self._camera.next_frame()
+        return True
+
+    def retrieve(self) -> tuple[bool, Any]:
+        if self._grabbed is None:
             return False, None
-        camera.sleep(1.0 / camera.fps)
-        camera.frames_read += 1
-        return True, camera.current.copy()
+        frame, self._grabbed = self._grabbed, None
+        return True, frame
+
+    def read(self) -> tuple[bool, Any]:
+        if not self.grab():
+            return False, None
+        return self.retrieve()
+
+    def set(self, prop: int, value: float) -> bool:
+        if not self._alive() or prop in self._camera.unsupported:
+            return False
+        self._camera.settings[prop] = value
+        return True
+
+    def get(self, prop: int) -> float:
+        return float(self._camera.settings.get(prop, 0.0))
 
     def release(self) -> None:
         self._open = False
 
 
 class FakeCamera:
-    """The device behind FakeCaptures."""
+    """The device behind FakeCaptures (module docstring)."""
 
     def __init__(
         self,
@@ -85,31 +149,94 @@ class FakeCamera:
         fps: float = 15.0,
         frame_size: tuple[int, int] = (480, 640),
         sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] | None = None,
+        buffers: int = 4,
+        unsupported: Sequence[int] = (),
     ) -> None:
         self.fps = fps
         self.frame_size = frame_size
         self.sleep = sleep
+        self.monotonic = monotonic
+        self.buffers = buffers
+        self.unsupported = frozenset(unsupported)
         self.plugged = True
         self.generation = 0  # bumped by unplug(), so captures opened before it stay dead
         self.frames_read = 0
         self.opens = 0
+        self.settings: dict[int, float] = {}
+        self.served: list[int] = []
         self.current: Frame = np.full(frame_size, BACKGROUND, dtype=np.uint8)
+        self._playing: list[Frame] = []
+        self._play_start = 0.0
+        self._start = monotonic() if monotonic else 0.0
+        self._queue: deque[tuple[int, Frame]] = deque()
+        self._captured = -1  # index of the last frame captured into the queue (live model)
 
     def open(self) -> FakeCapture:
         self.opens += 1
         return FakeCapture(self)
 
+    # what is in view --------------------------------------------------------------------
+
     def show_text(self, text: str) -> None:
+        self._playing = []
         self.current = qr_frame(text, frame_size=self.frame_size)
 
     def show_image(self, path: str) -> None:
+        self._playing = []
         self.current = read_image(path)
 
     def show_frame(self, frame: Frame) -> None:
+        self._playing = []
         self.current = frame
 
     def show_nothing(self) -> None:
+        self._playing = []
         self.current = np.full(self.frame_size, BACKGROUND, dtype=np.uint8)
+
+    def play(self, frames: Sequence[Frame]) -> None:
+        """Show `frames` one per frame period from now (live model), then keep the last."""
+        if self.monotonic is None:
+            raise ValueError("play() needs the live model: FakeCamera(monotonic=...)")
+        self._playing = list(frames)
+        self._play_start = self.monotonic()
+        self._queue.clear()
+
+    def in_view(self, at: float) -> Frame:
+        if self._playing:
+            index = min(len(self._playing) - 1, int((at - self._play_start) * self.fps + 1e-9))
+            return self._playing[max(0, index)]
+        return self.current
+
+    def play_index(self, capture_index: int) -> int:
+        """Which frame of the sequence being played the capture `capture_index` showed."""
+        at = self._start + capture_index / self.fps
+        return max(0, min(len(self._playing) - 1, int((at - self._play_start) * self.fps + 1e-9)))
+
+    # capture ----------------------------------------------------------------------------
+
+    def next_frame(self) -> Frame:
+        self.frames_read += 1
+        if self.monotonic is None:
+            self.sleep(1.0 / self.fps)
+            return self.current.copy()
+        self._capture_until(self.monotonic())
+        if not self._queue:
+            wait = self._start + (self._captured + 1) / self.fps - self.monotonic()
+            if wait > 0:
+                self.sleep(wait)
+            self._capture_until(self.monotonic())
+        index, frame = self._queue.popleft()
+        self.served.append(index)
+        return frame.copy()
+
+    def _capture_until(self, now: float) -> None:
+        due = math.floor((now - self._start) * self.fps + 1e-9)
+        for index in range(self._captured + 1, due + 1):
+            if len(self._queue) >= self.buffers:  # every buffer full: the driver drops frames
+                break
+            self._queue.append((index, self.in_view(self._start + index / self.fps)))
+        self._captured = max(self._captured, due)
 
     def unplug(self) -> None:
         self.plugged = False

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from drivers.camera import CaptureSettings
 from station.errors import ConfigError
 from station.ids import STATION_ID_RULE, is_station_id
 from station.problems import problems
@@ -64,9 +65,27 @@ class ThermometerSettings(Section):
 
 
 class CameraSettings(Section):
+    """The camera and how it is set up for reading phone screens (drivers/camera.py applies
+    these through OpenCV's V4L2 properties; `auto` leaves a control to the camera)."""
+
     source: int | str = 0
     width: Annotated[int, Field(ge=160, le=4096)] = 640
     height: Annotated[int, Field(ge=120, le=4096)] = 480
+    fps: Annotated[float, Field(gt=0, le=120)] = 15.0
+    fourcc: Literal["YUYV", "MJPG"] | None = "YUYV"  # uncompressed: no JPEG blocks on modules
+    exposure: Literal["auto"] | Annotated[float, Field(gt=0, le=100000)] = "auto"  # × 100 µs
+    gain: Literal["auto"] | Annotated[float, Field(ge=0, le=10000)] = "auto"
+    focus: Literal["auto"] | Annotated[float, Field(ge=0, le=10000)] = "auto"
+    buffers: Annotated[int, Field(ge=1, le=8)] = 1
+
+    def capture_settings(self) -> CaptureSettings:
+        def manual(value: float | str) -> float | None:
+            return None if value == "auto" else float(value)
+
+        return CaptureSettings(width=self.width, height=self.height, fps=self.fps,
+                               fourcc=self.fourcc, exposure=manual(self.exposure),
+                               gain=manual(self.gain), focus=manual(self.focus),
+                               buffers=self.buffers)
 
 
 class SerialSettings(Section):
@@ -78,8 +97,8 @@ class ScannerSettings(Section):
     type: Literal["camera", "serial"] = "camera"
     driver: Literal["real", "fake"] | None = None
     holdoff_s: Seconds = 3.0
-    decoders: tuple[Literal["zxing", "zbar", "zxing-smooth"], ...] = (
-        "zxing", "zbar", "zxing-smooth")
+    decoders: tuple[Literal["zxing", "zxing-smooth", "zxing-median", "zbar"], ...] = (
+        "zxing", "zxing-smooth", "zxing-median")
     camera: CameraSettings = CameraSettings()
     serial: SerialSettings = SerialSettings()
 

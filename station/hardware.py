@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from drivers.camera import CameraScanner, open_cv_capture
-from drivers.fake_camera import FakeCamera
+from drivers.camera import CameraScanner, apply_settings, open_cv_capture
+from drivers.fake_camera import FakeCamera, FakeCapture
 from drivers.fake_smbus import FakeSMBus
 from drivers.mlx90614 import MLX90614, Compensation, MeasureSettings
 from drivers.outputs import GateOutputs, OutputPins
@@ -89,11 +89,18 @@ def build_scanner(
                              holdoff_s=scanner.holdoff_s, sleep=sleep, monotonic=monotonic)
     if fake:
         fakes.camera = FakeCamera(frame_size=(scanner.camera.height, scanner.camera.width),
-                                  sleep=sleep)
-        return CameraScanner(fakes.camera.open, decoders=scanner.decoders,
+                                  fps=scanner.camera.fps, sleep=sleep)
+        camera = fakes.camera
+
+        def open_fake() -> FakeCapture:
+            capture = camera.open()
+            apply_settings(capture, scanner.camera.capture_settings())
+            return capture
+
+        return CameraScanner(open_fake, decoders=scanner.decoders,
                              holdoff_s=scanner.holdoff_s, sleep=sleep, monotonic=monotonic)
-    camera = scanner.camera
-    return CameraScanner(lambda: open_cv_capture(camera.source, camera.width, camera.height),
+    source, capture_settings = scanner.camera.source, scanner.camera.capture_settings()
+    return CameraScanner(lambda: open_cv_capture(source, capture_settings),
                          decoders=scanner.decoders, holdoff_s=scanner.holdoff_s, sleep=sleep,
                          monotonic=monotonic)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from drivers.camera import CameraScanner
@@ -91,3 +94,186 @@ def test_image_files_can_be_shown(tmp_path: object, clock: VirtualClock) -> None
     camera, scanner = make(clock)
     camera.show_image(str(path))
     assert scanner.scan(1.0) == "THP1:FROM-FILE"
+
+
+# --- newest frame, region hint -------------------------------------------------------------
+
+def live(clock: VirtualClock, **kwargs: object) -> tuple[FakeCamera, CameraScanner]:
+    camera = FakeCamera(sleep=clock.sleep, monotonic=clock.monotonic)
+    scanner = CameraScanner(camera.open, sleep=clock.sleep, monotonic=clock.monotonic,
+                            **kwargs)  # type: ignore[arg-type]
+    return camera, scanner
+
+
+def test_after_a_slow_decode_the_newest_frame_is_decoded_not_a_queued_one(
+        clock: VirtualClock) -> None:
+    camera, scanner = live(clock)
+    scanner.read_frame()
+    clock.sleep(0.5)  # a decode that took 0.5 s: 7 frames came meanwhile, 4 queued
+    scanner.read_frame()
+    newest_due = int(clock.monotonic() * camera.fps)
+    assert camera.served[-1] >= newest_due - 1  # fresh, not the stale frame from 0.07 s
+    assert len(camera.served) >= 5  # the queued ones were grabbed and dropped
+
+
+def test_a_plain_reader_of_the_same_camera_gets_stale_frames(clock: VirtualClock) -> None:
+    # The fake's queue is real: reading without the drain hands out a 0.4-s-old frame.
+    camera = FakeCamera(sleep=clock.sleep, monotonic=clock.monotonic)
+    capture = camera.open()
+    capture.read()
+    clock.sleep(0.5)
+    capture.read()
+    assert camera.served[-1] <= 2
+
+
+def test_nothing_queues_while_scanning_at_the_frame_rate(clock: VirtualClock) -> None:
+    camera, scanner = live(clock)
+    assert scanner.scan(1.0) is None
+    assert 14 <= len(camera.served) <= 17
+    assert camera.served == sorted(set(camera.served))  # each frame once, in order
+
+
+def test_a_code_raised_into_view_is_read_from_the_sequence(clock: VirtualClock) -> None:
+    from drivers.fake_camera import qr_frame
+
+    camera, scanner = live(clock)
+    blank = np.full((480, 640), 200, dtype=np.uint8)
+    scanner.read_frame()
+    camera.play([blank] * 5 + [qr_frame("THP1:RAISED")] * 10)
+    assert scanner.scan(2.0) == "THP1:RAISED"
+    assert camera.play_index(camera.served[-1]) == 5  # read from the first frame showing it
+
+
+def test_the_located_region_is_tried_first_in_the_next_frames(clock: VirtualClock) -> None:
+    camera, scanner = live(clock, holdoff_s=0.1)
+    camera.show_text("THP1:HELD")
+    assert scanner.scan(1.0) == "THP1:HELD"
+    assert scanner.last_step == "zxing"
+    clock.sleep(0.2)
+    assert scanner.scan(1.0) == "THP1:HELD"
+    assert scanner.last_step == "hint"
+    clock.sleep(2.0)  # the hint expires after hint_s without the code
+    camera.show_nothing()
+    assert scanner.scan(0.2) is None
+    camera.show_text("THP1:HELD")
+    assert scanner.scan(1.0) == "THP1:HELD" and scanner.last_step == "zxing"
+
+
+# --- camera settings ----------------------------------------------------------------------
+
+def test_default_settings_reach_the_camera() -> None:
+    import cv2
+
+    from drivers.camera import apply_settings
+    from station.config import CameraSettings
+
+    camera = FakeCamera()
+    assert apply_settings(camera.open(), CameraSettings().capture_settings()) == []
+    assert camera.settings[cv2.CAP_PROP_FRAME_WIDTH] == 640
+    assert camera.settings[cv2.CAP_PROP_FRAME_HEIGHT] == 480
+    assert camera.settings[cv2.CAP_PROP_FPS] == 15
+    assert camera.settings[cv2.CAP_PROP_FOURCC] == cv2.VideoWriter.fourcc(*"YUYV")
+    assert camera.settings[cv2.CAP_PROP_BUFFERSIZE] == 1
+    assert camera.settings[cv2.CAP_PROP_AUTO_EXPOSURE] == 3  # V4L2 aperture priority: auto
+    assert camera.settings[cv2.CAP_PROP_AUTOFOCUS] == 1
+    assert cv2.CAP_PROP_EXPOSURE not in camera.settings
+    assert cv2.CAP_PROP_GAIN not in camera.settings
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("exposure", 150, {"CAP_PROP_AUTO_EXPOSURE": 1, "CAP_PROP_EXPOSURE": 150}),
+    ("gain", 32, {"CAP_PROP_GAIN": 32}),
+    ("focus", 40, {"CAP_PROP_AUTOFOCUS": 0, "CAP_PROP_FOCUS": 40}),
+    ("width", 1280, {"CAP_PROP_FRAME_WIDTH": 1280}),
+    ("height", 720, {"CAP_PROP_FRAME_HEIGHT": 720}),
+    ("fps", 30, {"CAP_PROP_FPS": 30}),
+    ("fourcc", "MJPG", {"CAP_PROP_FOURCC": 0x47504A4D}),
+    ("buffers", 2, {"CAP_PROP_BUFFERSIZE": 2}),
+])
+def test_each_camera_setting_from_config_is_applied(key: str, value: object,
+                                                    expected: dict[str, float]) -> None:
+    import cv2
+
+    from station.config import Config
+    from station.hardware import Fakes, build_scanner
+
+    config = Config.model_validate({"drivers": "fake", "scanner": {"camera": {key: value}}})
+    fakes = Fakes()
+    scanner = build_scanner(config, fakes, sleep=lambda _s: None)
+    scanner.scan(0.01)  # opens the camera
+    assert fakes.camera is not None
+    for name, number in expected.items():
+        assert fakes.camera.settings[getattr(cv2, name)] == number, name
+
+
+def test_a_control_the_camera_lacks_is_reported_not_fatal(clock: VirtualClock) -> None:
+    import cv2
+
+    from drivers.camera import CaptureSettings, apply_settings
+
+    camera = FakeCamera(unsupported=[cv2.CAP_PROP_FOCUS, cv2.CAP_PROP_AUTOFOCUS])
+    refused = apply_settings(camera.open(), CaptureSettings(focus=30))
+    assert refused == ["focus"]
+    assert camera.settings[cv2.CAP_PROP_FRAME_WIDTH] == 640
+
+
+def test_bad_camera_settings_are_config_errors() -> None:
+    from station.config import CameraSettings
+
+    for bad in ({"exposure": "dark"}, {"exposure": 0}, {"fourcc": "H264"}, {"buffers": 0}):
+        with pytest.raises(ValueError):
+            CameraSettings.model_validate(bad)
+
+
+# --- long texts -----------------------------------------------------------------------------
+
+def test_a_1300_character_text_reaches_the_scanner(clock: VirtualClock) -> None:
+    camera, scanner = make(clock)
+    long_text = "https://example.invalid/" + "abcdefghij" * 128  # 1,304 characters, byte mode
+    camera.show_text(long_text)
+    assert scanner.scan(1.0) == long_text
+
+
+def test_a_version_40_text_gets_a_frame_large_enough() -> None:
+    from drivers.fake_camera import qr_frame
+
+    text = "x" * 2900  # needs version 40 at level L: 177 modules + quiet zone
+    frame = qr_frame(text, frame_size=(240, 320))
+    assert frame.shape[0] >= 185 * 2
+    from drivers.decoders import DecoderChain
+
+    assert DecoderChain().decode(frame) == [text]
+
+
+def test_text_beyond_a_version_40_code_is_a_clear_error() -> None:
+    from drivers.fake_camera import qr_frame
+
+    with pytest.raises(ValueError, match="more than a version-40 QR code can hold"):
+        qr_frame("x" * 3000)
+
+
+def test_simulate_shows_a_1300_character_qr_text_to_the_station(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    text = "THP1:" + "A" * 1295
+    scenario = tmp_path / "long.yaml"
+    scenario.write_text("start: '2021-02-01T07:30:00+08:00'\nevents:\n"
+                        f"  - at: '07:30:05'\n    qr: '{text}'\n    temperature: 36.5\n"
+                        f"  - at: '+20s'\n    qr: '{'x' * 7100}'\n")
+    result = subprocess.run(
+        [sys.executable, "-c", "from station.cli import main; main()", "simulate",
+         str(scenario), "--json", "--config", "config.yaml"],
+        cwd=root, env={**os.environ, "GATE_STATION_DRIVERS": "fake"}, capture_output=True,
+        text=True, timeout=120)
+    # the 1,300-character code is read and refused by the station for its length (format),
+    # the 7,100-character one cannot be a QR code at all: a one-line scenario error
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(str(scenario)) and "event 1" in lines[0]
+    assert "version-40" in lines[0]
+    first = json.loads(result.stdout.splitlines()[0])
+    assert first["reasons"] == ["format"]
