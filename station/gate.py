@@ -18,6 +18,7 @@ Fail closed, everywhere:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections import deque
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.protocols import Measurement, Scanner, Thermometer
-from station.clock import CST, Clock, cst_date
+from station.clock import CST, Clock, cst_date, verification_time
 from station.codes import CodeError, HealthClaims, verify
 from station.config import PolicySettings
 from station.errors import ScannerError, ThermometerError
@@ -72,6 +73,8 @@ class Gate:
         self._present_since: float | None = None
         self.presence_handled = False
         self.latencies_s: deque[float] = deque(maxlen=10_000)
+        self._floor: dt.datetime | None = None  # the clock floor (health-code.md)
+        self._floor_loaded = False
 
     # -- inputs from other threads --------------------------------------------------------
 
@@ -101,9 +104,11 @@ class Gate:
         """A code was read: the whole decision for one person."""
         started = time.perf_counter()
         policy = self.policy()
-        now = self.clock.now()
+        synced = self.clock.synced()
+        now = verification_time(self.clock.now(), synced, self.clock_floor())
         try:
-            claims = verify(text, self.trust(), now, skew=policy.skew_s)
+            claims = verify(text, self.trust(), now, skew=policy.skew_s, clock_synced=synced,
+                            max_lifetime_s=policy.max_code_lifetime_h * 3600)
         except CodeError as error:
             log.info("code refused: %s", error)
             decision = decide(error.reason, None, policy, cst_date(now))
@@ -113,7 +118,7 @@ class Gate:
         measure_started = time.perf_counter()
         outcome, measurements = self._measure(policy)
         measuring_s = time.perf_counter() - measure_started
-        decision = decide(claims, outcome, policy, cst_date(self.clock.now()))
+        decision = decide(claims, outcome, policy, cst_date(max(now, self.clock.now())))
         self._conclude(decision, claims, outcome, measurements, started, measuring_s)
         self._present_since, self.presence_handled = None, True
 
@@ -211,10 +216,26 @@ class Gate:
                       boot_id=self.clock.boot_id, boottime_ns=self.clock.boottime_ns(),
                       **fields)
 
+    def clock_floor(self) -> dt.datetime | None:
+        """The time of the newest record written with a synchronized clock: read from the
+        ledger once, then kept up to date as records are written."""
+        if not self._floor_loaded:
+            try:
+                self._floor = self.ledger.clock_floor()
+                self._floor_loaded = True
+            except LedgerError as error:  # unreadable: the write that follows fails closed
+                log.warning("clock floor unknown: %s", error)
+        return self._floor
+
     def _write(self, records: list[Record]) -> list[Record]:
         """Commit, or enter the ledger fault (nobody admitted) and return []."""
         try:
-            return self.ledger.append(*records)
+            committed = self.ledger.append(*records)
+            for record in committed:
+                if record.clock_synced and self._floor_loaded:
+                    written = dt.datetime.fromisoformat(record.time)
+                    self._floor = written if self._floor is None else max(self._floor, written)
+            return committed
         except LedgerError as error:
             if self._ledger_outage is None:
                 self._ledger_outage = (self._record("fault").time, 0)

@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar
 import sqlite_utils
 
 from station.errors import StationError
+from station.files import create_private
 
 Kind = Literal["entry", "exit", "fault", "alarm"]
 T = TypeVar("T")
@@ -153,6 +154,7 @@ class Ledger:
                 self._conn = self._connect_readonly()
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                create_private(self.path)  # SQLite gives its -wal/-shm files the same mode
                 self._conn = sqlite3.connect(self.path, isolation_level=None,
                                              check_same_thread=False)
                 self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -233,11 +235,22 @@ class Ledger:
         self._transaction(insert)
         return written
 
-    def mark_synced(self, through_seq: int) -> int:
-        """Mark records up to `through_seq` as received by the town; how many changed."""
-        return self._transaction(lambda conn: conn.execute(
-            "UPDATE records SET synced = 1 WHERE synced = 0 AND seq <= ?",
-            (through_seq,)).rowcount)
+    def mark_synced(self, seqs: Sequence[int], through_seq: int) -> int:
+        """Mark the records `seqs` (those a push sent) that are ≤ `through_seq` (what the
+        town acked) as received by the town; how many changed. Never a seq that was not sent.
+        """
+        chosen = [int(seq) for seq in seqs if int(seq) <= through_seq]
+
+        def mark(conn: sqlite3.Connection) -> int:
+            changed = 0
+            for start in range(0, len(chosen), 500):
+                chunk = chosen[start:start + 500]
+                changed += conn.execute(
+                    f"UPDATE records SET synced = 1 WHERE synced = 0 AND seq IN "
+                    f"({', '.join('?' * len(chunk))})", chunk).rowcount
+            return changed
+
+        return self._transaction(mark)
 
     def purge_synced(self, before_day: dt.date) -> int:
         """Delete records the town has, from days before `before_day`. Unsynced records are
@@ -292,6 +305,18 @@ class Ledger:
             after = rows[-1]["seq"]
             if left is not None:
                 left -= len(rows)
+
+    def clock_floor(self) -> dt.datetime | None:
+        """The time of the newest record written with a synchronized clock (the clock floor
+        of health-code.md), or None when there is none."""
+        rows = self.query("SELECT time FROM records WHERE clock_synced = 1 "
+                          "ORDER BY seq DESC LIMIT 1")
+        return dt.datetime.fromisoformat(rows[0]["time"]) if rows else None
+
+    def highest_seq(self) -> int:
+        """The highest seq this ledger ever issued (purged records included), 0 if none."""
+        rows = self.query("SELECT seq FROM sqlite_sequence WHERE name = 'records'")
+        return int(rows[0]["seq"]) if rows else 0
 
     def count(self) -> int:
         return int(self.query("SELECT count(*) AS n FROM records")[0]["n"])

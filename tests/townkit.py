@@ -43,19 +43,24 @@ def town_cli(*args: str) -> str:
 
 
 class TownProcess:
-    """`town-server serve` in a subprocess; its output is kept in `log`."""
+    """The town server in a subprocess, speaking sync.md v1.1 (tests/town_shim.py: the push
+    answer echoes `epoch`; with `bundle_key`, a PEM Ed25519 key file, bundles are signed);
+    its output is kept in `log`."""
 
-    def __init__(self, db: Path, port: int | None = None) -> None:
+    def __init__(self, db: Path, port: int | None = None, bundle_key: Path | None = None
+                 ) -> None:
         self.db = db
         self.port = port or free_port()
+        self.bundle_key = bundle_key
         self.log = db.with_suffix(".log")
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> TownProcess:
+        key = ["--bundle-key", str(self.bundle_key)] if self.bundle_key else []
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", "from sync.town_cli import main; main()", "serve",
-                 "--db", str(self.db), "--port", str(self.port), "--log-level", "info"],
+                [sys.executable, "-m", "tests.town_shim", "--db", str(self.db), "--port",
+                 str(self.port), "--log-level", "info", *key],
                 cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         wait_for_port(self.port)
         return self
