@@ -58,6 +58,7 @@ log = logging.getLogger("gate-station.sync")
 GZIP_ABOVE = 8 * 1024
 DEVICES = ("thermometer", "camera", "serial", "ledger", "outputs")
 BLOCKING_STATUSES = (400, 401, 403, 409)
+PROGRESS_EVERY_S = 5.0  # `sync --once` prints a progress line this often on a long drain
 
 
 class SyncError(StationError):
@@ -492,7 +493,7 @@ class SyncClient:
             now = time.monotonic()
             if self.state.pushed > pushed_before or wait is None:
                 last_progress = now
-            if now - progress_at >= 5.0:
+            if now - progress_at >= PROGRESS_EVERY_S:
                 progress_at = now
                 report(f"… pushed {self.state.pushed}, {self.backlog()} left")
             if self.state.blocked:

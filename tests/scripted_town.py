@@ -2,7 +2,7 @@
 or careless when told (a real HTTP server: the station's client talks to it over sockets).
 
 - `bundle`: the body of the next bundle answers (bytes, 200), or None for 404;
-- `push_answer(request) -> (status, body)`: replaces the honest push answer;
+- `push_answer(request) -> (status, body[, headers])`: replaces the honest push answer;
 - every push request and heartbeat is kept (`pushes`, `heartbeats`).
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-PushAnswer = Callable[[dict[str, Any]], tuple[int, Any]]
+PushAnswer = Callable[[dict[str, Any]], tuple[Any, ...]]  # (status, body[, headers])
 
 
 class ScriptedTown:
@@ -38,9 +38,12 @@ class ScriptedTown:
                     raw = gzip.decompress(raw)
                 return raw
 
-            def _answer(self, status: int, body: Any) -> None:
+            def _answer(self, status: int, body: Any, headers: dict[str, str] | None = None
+                        ) -> None:
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -62,14 +65,14 @@ class ScriptedTown:
                     return
                 with town.lock:
                     town.pushes.append(document)
-                    status, body = (town.push_answer or town.honest)(document)
-                self._answer(status, body)
+                    answer = (town.push_answer or town.honest)(document)
+                self._answer(*answer)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def honest(self, request: dict[str, Any]) -> tuple[int, Any]:
+    def honest(self, request: dict[str, Any]) -> tuple[Any, ...]:
         """sync.md's answer: everything stored, acked through the highest contiguous seq."""
         epoch = request["epoch"]
         seqs = self.stored.setdefault(epoch, set())
