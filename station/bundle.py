@@ -1,8 +1,9 @@
 """The station bundle (sync.md): trust list + revocations + rules, kept as one file.
 
 The sync client writes the bundle it pulls to `bundle.path` atomically, after checking all of
-it (a trust list that parses, rules that are valid policy values): a new bundle applies whole
-or not at all, and the last good one stays on disk while the town is unreachable. The gate
+it (station/signed_bundle.py: signature, serial, expiry, a trust list that parses, rules that
+are valid policy values): a new bundle applies whole or not at all, and the last good one
+stays on disk while the town is unreachable. The gate
 daemon reads the file through `BundleWatcher`, which notices a new version by its mtime.
 
 Rules use the keys of config.yaml's `policy:` section, nested (`{"returning": {"window":
@@ -30,7 +31,6 @@ from pydantic import BaseModel
 
 from station.config import PolicySettings, _nest
 from station.errors import ConfigError, StationError
-from station.files import atomic_write
 from station.trust import TrustError, TrustList
 
 log = logging.getLogger("gate-station.bundle")
@@ -124,13 +124,6 @@ def load_bundle(path: Path) -> Bundle | None:
     except json.JSONDecodeError as error:
         raise BundleError(f"{path}: not valid JSON: {error}") from None
     return parse_bundle(document, str(path))
-
-
-def save_bundle(path: Path, document: Any) -> Bundle:
-    """Check the whole bundle, then replace the file atomically. Nothing changes on error."""
-    bundle = parse_bundle(document, "new bundle")
-    atomic_write(path, json.dumps(document, ensure_ascii=False, indent=1).encode())
-    return bundle
 
 
 class BundleWatcher:

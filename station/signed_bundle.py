@@ -227,10 +227,10 @@ class BundleInbox:
         `now` is the later of the station's clock and its clock floor."""
         if len(raw) > MAX_BUNDLE_BYTES:
             raise BundleRefused(f"the answer is over {MAX_BUNDLE_BYTES} bytes")
-        accepted, _ = self.accepted_keys()
+        accepted, source = self.accepted_keys()
         if not accepted:
-            raise BundleRefused("no bundle key is pinned (town.bundle_keys): no received "
-                                "bundle is applied")
+            raise BundleRefused(f"no bundle key is accepted ({source} gives none): no "
+                                "received bundle is applied")
         payload, kid = open_envelope(raw, accepted)
         signed = parse_document(payload, kid)
         try:
