@@ -1,13 +1,19 @@
 """The station bundle (sync.md): trust list + revocations + rules, kept as one file.
 
 The sync client writes the bundle it pulls to `bundle.path` atomically, after checking all of
-it (a trust list that parses, rules that are valid policy values): a new bundle applies whole
-or not at all, and the last good one stays on disk while the town is unreachable. The gate
+it (station/signed_bundle.py: signature, serial, expiry, a trust list that parses, rules that
+are valid policy values): a new bundle applies whole or not at all, and the last good one
+stays on disk while the town is unreachable. The gate
 daemon reads the file through `BundleWatcher`, which notices a new version by its mtime.
 
 Rules use the keys of config.yaml's `policy:` section, nested (`{"returning": {"window":
 [...]}}`) or dotted (`{"returning.window": [...]}`); a key the town does not set keeps the
-local value.
+local value. A rule key this version does not know is ignored with a warning (sync.md:
+forward compatibility), a known key with a bad value makes the bundle invalid.
+
+A bundle received from the town is applied only after its signature and serial are checked
+(station/signed_bundle.py); the file on disk is the station's applied state and is trusted
+as it is, so a hand-written `{"version": "local-1", "trust": …, "rules": {}}` still works.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from station.config import PolicySettings
+from pydantic import BaseModel
+
+from station.config import PolicySettings, _nest
 from station.errors import ConfigError, StationError
-from station.files import atomic_write
 from station.trust import TrustError, TrustList
 
 log = logging.getLogger("gate-station.bundle")
@@ -33,11 +40,35 @@ class BundleError(StationError):
     """A bundle that cannot be applied; the message names the part that is wrong."""
 
 
+def known_rules(rules: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """(the rules this version knows, nested; the dotted names of the ones it does not)."""
+    return _known(_nest(rules), PolicySettings, "")
+
+
+def _known(rules: dict[str, Any], model: type[BaseModel], prefix: str
+           ) -> tuple[dict[str, Any], list[str]]:
+    kept: dict[str, Any] = {}
+    unknown: list[str] = []
+    for key, value in rules.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            unknown.append(prefix + key)
+            continue
+        inner = field.annotation
+        if isinstance(value, dict) and isinstance(inner, type) and issubclass(inner, BaseModel):
+            kept[key], more = _known(value, inner, f"{prefix}{key}.")
+            unknown += more
+        else:
+            kept[key] = value
+    return kept, unknown
+
+
 def apply_rules(policy: PolicySettings, rules: dict[str, Any], label: str = "rules"
                 ) -> PolicySettings:
-    """`policy` with the bundle's rules laid over it; BundleError naming the bad key."""
+    """`policy` with the bundle's known rules laid over it; BundleError naming a bad value."""
+    known, _ = known_rules(rules)
     try:
-        return policy.with_overrides(rules, label)
+        return policy.with_overrides(known, label)
     except ConfigError as error:
         raise BundleError(str(error)) from None
 
@@ -52,6 +83,13 @@ class Bundle:
     trust: TrustList
     rules: dict[str, Any]
     document: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def serial(self) -> int:
+        """The town's serial of this bundle; 0 for a local or pre-signing bundle."""
+        serial = self.document.get("serial")
+        return serial if type(serial) is int and serial > 0 else 0
 
 
 def parse_bundle(document: Any, source: str = "bundle") -> Bundle:
@@ -67,7 +105,10 @@ def parse_bundle(document: Any, source: str = "bundle") -> Bundle:
     except TrustError as error:
         raise BundleError(str(error)) from None
     check_rules(rules)
-    return Bundle(version, trust_list, rules, document)
+    warnings = [f"{source}: rules.{name}: unknown rule, ignored" for name in known_rules(rules)[1]]
+    for warning in warnings:
+        log.warning("%s", warning)
+    return Bundle(version, trust_list, rules, document, tuple(warnings))
 
 
 def load_bundle(path: Path) -> Bundle | None:
@@ -83,13 +124,6 @@ def load_bundle(path: Path) -> Bundle | None:
     except json.JSONDecodeError as error:
         raise BundleError(f"{path}: not valid JSON: {error}") from None
     return parse_bundle(document, str(path))
-
-
-def save_bundle(path: Path, document: Any) -> Bundle:
-    """Check the whole bundle, then replace the file atomically. Nothing changes on error."""
-    bundle = parse_bundle(document, "new bundle")
-    atomic_write(path, json.dumps(document, ensure_ascii=False, indent=1).encode())
-    return bundle
 
 
 class BundleWatcher:

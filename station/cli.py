@@ -64,8 +64,12 @@ def main() -> None:
 def check_config(config_path: str | None) -> None:
     """Validate config.yaml; print every problem as FILE:KEY: what is wrong (exit 2)."""
     found = config_module.find_config(config_path)
-    load_config(config_path)
-    click.echo(f"{found or '(defaults)'}: ok")
+    config = load_config(config_path)
+    source = found or "(defaults)"
+    if config.town.url and not config.town.bundle_keys:
+        click.echo(f"{source}:town.bundle_keys: warning: no bundle key is pinned: bundles "
+                   "received from the town are NOT applied", err=True)
+    click.echo(f"{source}: ok")
 
 
 @main.command()
@@ -168,12 +172,13 @@ def verify_code(config_path: str | None, text: str | None, image: str | None,
         if not texts:
             raise StationError(f"{image}: no QR code found")
         text = texts[0]
+    from station.bundle import apply_rules, load_bundle
+
+    bundle = load_bundle(Path(config.bundle.path))
+    policy = apply_rules(config.policy, bundle.rules) if bundle else config.policy
     if trust_path is not None:
         trust = load_trust_file(Path(trust_path))
     else:
-        from station.bundle import load_bundle
-
-        bundle = load_bundle(Path(config.bundle.path))
         if bundle is None:
             click.echo(f"gate-station: note: no bundle at {config.bundle.path} yet; trusting "
                        "no key", err=True)
@@ -183,7 +188,8 @@ def verify_code(config_path: str | None, text: str | None, image: str | None,
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--at") from None
     try:
-        claims = verify(text, trust, now, skew=config.policy.skew_s)
+        claims = verify(text, trust, now, skew=policy.skew_s,
+                        max_lifetime_s=policy.max_code_lifetime_h * 3600)
     except CodeError as error:
         label = "无效" if locale == "zh_CN" else "invalid"
         click.echo(f"{label}: {error.reason} — {reason_message(error.reason, locale)}")
@@ -387,10 +393,13 @@ def stats_command(config_path: str | None, ledger_path: str | None, days: int,
 @main.command()
 @config_option
 @click.option("--once", is_flag=True,
-              help="push until caught up, pull the bundle, heartbeat once, then exit "
-                   "(0 when nothing is left unsynced)")
+              help="push until caught up, pull the bundle, heartbeat once, print a summary, "
+                   "then exit (0 when nothing is left unsynced; 1 with a one-line reason when "
+                   "blocked, or the town was unreachable for town.once_give_up_s)")
+@click.option("--insecure-token-file", is_flag=True,
+              help="use a token file that other users can read (refused otherwise)")
 @click.option("-v", "--verbose", is_flag=True)
-def sync(config_path: str | None, once: bool, verbose: bool) -> None:
+def sync(config_path: str | None, once: bool, insecure_token_file: bool, verbose: bool) -> None:
     """Push the ledger to the town and pull its bundle (gate-sync.service runs this)."""
     import logging
 
@@ -398,8 +407,11 @@ def sync(config_path: str | None, once: bool, verbose: bool) -> None:
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
-    sys.exit(run_sync(load_config(config_path), once=once))
+    for noisy in ("httpx", "httpcore"):  # one line per request and per socket event: noise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    sys.exit(run_sync(load_config(config_path), once=once,
+                      insecure_token_file=insecure_token_file,
+                      report=lambda line: click.echo(line, err=True)))
 
 
 @main.command("relay-off")

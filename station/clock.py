@@ -28,6 +28,20 @@ def cst_date(instant: dt.datetime | float) -> dt.date:
     return dt.datetime.fromtimestamp(instant, CST).date()
 
 
+def verification_time(clock_now: dt.datetime, synced: bool, floor: dt.datetime | None
+                      ) -> dt.datetime:
+    """The `now` a code's expiry is checked at (health-code.md, DESIGN.md "Clock").
+
+    A synchronized clock is taken as it is. An unsynchronized one (a Pi after a power cut,
+    before NTP answers) only gives a lower bound of the true time, and so does the clock
+    floor — the time of the newest ledger record written with a synchronized clock: the later
+    of the two. The bundle's own times play no part (a town's clock is not the station's).
+    """
+    if synced or floor is None:
+        return clock_now
+    return max(clock_now, floor)
+
+
 class Clock(Protocol):
     boot_id: str
 
@@ -52,6 +66,8 @@ class VirtualClock:
         self.start = start or dt.datetime(2021, 2, 1, 7, 0, tzinfo=CST)
         self._elapsed = 0.0
         self._synced = synced
+        self._offset = 0.0  # wall clock minus true time (after a power cut)
+        self._booted_at = 0.0
         self.boot_id = f"virtual-{uuid.uuid4()}"
 
     def sleep(self, seconds: float) -> None:
@@ -62,14 +78,30 @@ class VirtualClock:
         return self._elapsed
 
     def now(self) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=self._elapsed + self._offset)
+
+    def true_now(self) -> dt.datetime:
         return self.start + dt.timedelta(seconds=self._elapsed)
 
     def advance_to(self, instant: dt.datetime) -> None:
-        """Jump forward to `instant` (never backwards)."""
+        """Jump forward to the true time `instant` (never backwards)."""
         self._elapsed = max(self._elapsed, (instant - self.start).total_seconds())
 
+    def power_cut(self, offset_s: float) -> None:
+        """A reboot without a battery clock: a new boot id, boot time from zero, and a wall
+        clock `offset_s` away from the true time and unsynchronized until `ntp()`."""
+        self.boot_id = f"virtual-{uuid.uuid4()}"
+        self._booted_at = self._elapsed
+        self._offset = offset_s
+        self._synced = False
+
+    def ntp(self) -> None:
+        """NTP answered: the wall clock shows the true time again and is synchronized."""
+        self._offset = 0.0
+        self._synced = True
+
     def boottime_ns(self) -> int:
-        return int(self._elapsed * 1e9)
+        return int((self._elapsed - self._booted_at) * 1e9)
 
     def synced(self) -> bool:
         return self._synced

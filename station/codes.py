@@ -36,6 +36,7 @@ ALG_EDDSA = -8
 ALG_ES256 = -7
 COSE_SIGN1_TAG = 18
 EPOCH_DAY_ZERO = dt.date(1970, 1, 1)
+MAX_LIFETIME_S = 7 * 24 * 3600  # health-code.md: the verifier's default maximum lifetime
 
 Reason = Literal[
     "format", "encoding", "compression", "structure", "unknown-key", "signature", "claims",
@@ -220,18 +221,24 @@ def _signature_ok(key: Any, alg: int, signed: bytes, signature: bytes) -> bool:
 # -- verification ---------------------------------------------------------------------------
 
 
-def verify(text: Any, trust: TrustList, now: dt.datetime | float, *, skew: int = 300
-           ) -> HealthClaims:
-    """The claims of a genuine, current, unrevoked code, or CodeError(reason). See the spec."""
+def verify(text: Any, trust: TrustList, now: dt.datetime | float, *, skew: int = 300,
+           clock_synced: bool = True, max_lifetime_s: float = MAX_LIFETIME_S) -> HealthClaims:
+    """The claims of a genuine, current, unrevoked code, or CodeError(reason). See the spec.
+
+    With `clock_synced=False` the caller passes as `now` the later of its clock and its
+    clock floor (a lower bound of the true time, station.clock.verification_time), and step 8
+    (`not-yet-valid`) is skipped: a code issued after that lower bound may well be genuine.
+    """
     try:
-        return _verify(text, trust, now, skew)
+        return _verify(text, trust, now, skew, clock_synced, max_lifetime_s)
     except CodeError:
         raise
     except Exception as error:  # the contract: nothing but CodeError ever leaves verify()
         raise CodeError("structure", f"unexpected {type(error).__name__}") from None
 
 
-def _verify(text: Any, trust: TrustList, now: dt.datetime | float, skew: int) -> HealthClaims:
+def _verify(text: Any, trust: TrustList, now: dt.datetime | float, skew: int,
+            clock_synced: bool, max_lifetime_s: float) -> HealthClaims:
     instant = now.timestamp() if isinstance(now, dt.datetime) else float(now)
     # 1 format
     if not isinstance(text, str) or len(text) > MAX_TEXT or not text.startswith(PREFIX):
@@ -285,7 +292,9 @@ def _verify(text: Any, trust: TrustList, now: dt.datetime | float, skew: int) ->
         raise CodeError("unknown-key", f"no trusted key with kid {kid.hex()} is valid now")
     # 6 signature
     signed = cbor2.dumps(["Signature1", protected_bytes, b"", payload])
-    if not any(_signature_ok(key.public_key, alg, signed, signature) for key in candidates):
+    verifier = next((key for key in candidates
+                     if _signature_ok(key.public_key, alg, signed, signature)), None)
+    if verifier is None:
         raise CodeError("signature", "no trusted key verifies the signature")
     # 7 claims
     try:
@@ -293,8 +302,16 @@ def _verify(text: Any, trust: TrustList, now: dt.datetime | float, skew: int) ->
     except Exception:
         raise CodeError("claims", "payload is not readable CBOR") from None
     claims = parse_claims(raw_claims)
+    if claims.exp <= claims.iat:
+        raise CodeError("claims", "exp is not after iat")
+    if claims.exp - claims.iat > max_lifetime_s:
+        raise CodeError("claims", f"valid for {(claims.exp - claims.iat) / 3600:.0f} h, over "
+                                  f"the maximum {max_lifetime_s / 3600:.0f} h")
+    if verifier.issuer and claims.iss != verifier.issuer:
+        raise CodeError("claims", f"iss {claims.iss!r} is not the issuer of the key that "
+                                  f"signed it ({verifier.issuer!r})")
     # 8–10 validity
-    if claims.iat > instant + skew:
+    if clock_synced and claims.iat > instant + skew:
         raise CodeError("not-yet-valid", "issued in the future")
     if claims.exp < instant - skew:
         raise CodeError("expired", "past its expiry")

@@ -11,6 +11,7 @@ Lookup order for the file: `--config PATH`, else `./config.yaml`, else
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from drivers.camera import CaptureSettings
+from station.bundle_keys import pinned_keys
 from station.errors import ConfigError
 from station.ids import STATION_ID_RULE, is_station_id
 from station.problems import problems
@@ -199,6 +201,7 @@ class PolicySettings(Section):
     timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
     color: tuple[Literal["green", "yellow", "red"], ...] = ("green",)
     skew_s: Annotated[int, Field(ge=0, le=3600)] = 300
+    max_code_lifetime_h: Annotated[float, Field(gt=0, le=8760)] = 168
     returning: ReturningPolicy = ReturningPolicy()
     vehicles: VehiclePolicy = VehiclePolicy()
 
@@ -264,13 +267,54 @@ class TownSettings(Section):
     backoff_base_s: Annotated[float, Field(gt=0, le=60)] = 2.0
     backoff_cap_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
     idle_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    blocked_retry_s: Annotated[float, Field(gt=0, le=86400)] = 600.0
+    once_give_up_s: Annotated[float, Field(gt=0, le=86400)] = 120.0
+    bundle_keys: tuple[str, ...] = ()
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with https:// (or http:// on a test network)")
+        if value is None:
+            return value
+        if value.startswith("https://"):
+            return value
+        if not value.startswith("http://"):
+            raise ValueError("must start with https://")
+        if not is_loopback_url(value):
+            raise ValueError("http:// is allowed only to a loopback host (localhost, "
+                             "127.0.0.0/8, ::1); use https://")
         return value
+
+    @field_validator("bundle_keys", mode="before")
+    @classmethod
+    def _bundle_keys(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            value = tuple(value)
+        if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+            try:
+                pinned_keys(value)
+            except ValueError as error:
+                raise ValueError(f"{error}: each entry is the base64 DER SubjectPublicKeyInfo"
+                                 " of an Ed25519 bundle key") from None
+        return value
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether an http(s) URL names a loopback host: localhost, 127.0.0.0/8 or ::1."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class HandoverSettings(Section):

@@ -30,3 +30,16 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def create_private(path: Path) -> None:
+    """Create `path` empty with mode 0600 if it does not exist (whatever the umask); an
+    existing file is left as it is."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)  # the umask may have taken bits away; never added any
+    finally:
+        os.close(fd)

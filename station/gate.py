@@ -18,6 +18,7 @@ Fail closed, everywhere:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections import deque
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.protocols import Measurement, Outputs, Scanner, Thermometer
-from station.clock import Clock, cst_date
+from station.clock import Clock, cst_date, verification_time
 from station.codes import CodeError, HealthClaims, verify
 from station.config import PolicySettings
 from station.errors import ScannerError, ThermometerError
@@ -77,6 +78,8 @@ class Gate:
         self._presence_handled = False
         self._door_open_since: float | None = None  # door open while the gate is shut
         self.latencies_s: deque[float] = deque(maxlen=10_000)
+        self._floor: dt.datetime | None = None  # the clock floor (health-code.md)
+        self._floor_loaded = False
 
     # -- inputs from other threads --------------------------------------------------------
 
@@ -127,9 +130,9 @@ class Gate:
             return
         started = time.perf_counter()
         policy = self.policy()
-        now = self.clock.now()
+        now = self._verification_time()
         try:
-            claims = verify(text, self.trust(), now, skew=policy.skew_s)
+            claims = self._verify(text, policy, now)
         except CodeError as error:
             log.info("code refused: %s", error)
             decision = decide(error.reason, None, policy, cst_date(now))
@@ -139,7 +142,7 @@ class Gate:
         measure_started = time.perf_counter()
         outcome, measurements = self._measure(policy)
         measuring_s = time.perf_counter() - measure_started
-        decision = decide(claims, outcome, policy, cst_date(self.clock.now()))
+        decision = decide(claims, outcome, policy, cst_date(max(now, self.clock.now())))
         self._conclude(decision, claims, outcome, measurements, started, measuring_s)
         self._present_since, self._presence_handled = None, True
 
@@ -165,6 +168,16 @@ class Gate:
         self._recovered("thermometer")
         return taken[-1].body_c, tuple(taken)
 
+    def _verification_time(self) -> dt.datetime:
+        """The clock, or its floor when the clock is unsynchronized and behind it."""
+        return verification_time(self.clock.now(), self.clock.synced(), self.clock_floor())
+
+    def _verify(self, text: str, policy: PolicySettings, now: dt.datetime) -> HealthClaims:
+        """health-code.md's verification, with the clock floor and the lifetime limit."""
+        return verify(text, self.trust(), now, skew=policy.skew_s,
+                      clock_synced=self.clock.synced(),
+                      max_lifetime_s=policy.max_code_lifetime_h * 3600)
+
     def _hand_over(self, capture: CaptureRequest, text: str | None) -> None:
         """Verify and measure for the guard's registration form: no entry is decided, no
         record written, the relay stays shut. The guard's form writes the record."""
@@ -172,7 +185,7 @@ class Gate:
         reason = None
         if text is not None:
             try:
-                verify(text, self.trust(), self.clock.now(), skew=policy.skew_s)
+                self._verify(text, policy, self._verification_time())
             except CodeError as error:
                 reason = error.reason
         if reason is not None:
@@ -278,10 +291,26 @@ class Gate:
     def _record(self, kind: Kind, **fields: Any) -> Record:
         return Record.stamped(self.clock, kind, **fields)
 
+    def clock_floor(self) -> dt.datetime | None:
+        """The time of the newest record written with a synchronized clock: read from the
+        ledger once, then kept up to date as records are written."""
+        if not self._floor_loaded:
+            try:
+                self._floor = self.ledger.clock_floor()
+                self._floor_loaded = True
+            except LedgerError as error:  # unreadable: the write that follows fails closed
+                log.warning("clock floor unknown: %s", error)
+        return self._floor
+
     def _write(self, records: list[Record]) -> list[Record]:
         """Commit, or enter the ledger fault (nobody admitted) and return []."""
         try:
-            return self.ledger.append(*records)
+            committed = self.ledger.append(*records)
+            for record in committed:
+                if record.clock_synced and self._floor_loaded:
+                    written = dt.datetime.fromisoformat(record.time)
+                    self._floor = written if self._floor is None else max(self._floor, written)
+            return committed
         except LedgerError as error:
             if self._ledger_outage is None:
                 self._ledger_outage = (self._record("fault").time, 0)

@@ -368,18 +368,22 @@ class Ledger:
         self._transaction(insert)
         return written
 
-    def mark_synced(self, through_seq: int) -> int:
-        """Mark records up to `through_seq` as received by the town; how many changed."""
-        return self._transaction(lambda conn: conn.execute(
-            "UPDATE records SET synced = 1 WHERE synced = 0 AND seq <= ?",
-            (through_seq,)).rowcount)
+    def mark_synced(self, seqs: Sequence[int], through_seq: int) -> int:
+        """Mark the records `seqs` (those a push sent) that are ≤ `through_seq` (what the
+        town acked) as received by the town; how many changed. Never a seq that was not sent.
+        """
+        chosen = [int(seq) for seq in seqs if int(seq) <= through_seq]
 
-    def mark_synced_seqs(self, seqs: Sequence[int]) -> int:
-        """Mark exactly these records as received by the town, in one transaction; how many
-        changed (records already marked, or purged, are not counted)."""
-        return self._transaction(lambda conn: conn.executemany(
-            "UPDATE records SET synced = 1 WHERE seq = ? AND synced = 0",
-            [(seq,) for seq in seqs]).rowcount)
+        def mark(conn: sqlite3.Connection) -> int:
+            changed = 0
+            for start in range(0, len(chosen), 500):
+                chunk = chosen[start:start + 500]
+                changed += conn.execute(
+                    f"UPDATE records SET synced = 1 WHERE synced = 0 AND seq IN "
+                    f"({', '.join('?' * len(chunk))})", chunk).rowcount
+            return changed
+
+        return self._transaction(mark)
 
     def purge_synced(self, before_day: dt.date) -> int:
         """Delete records the town has, from days before `before_day`. Unsynced records are
@@ -436,13 +440,20 @@ class Ledger:
             if left is not None:
                 left -= len(rows)
 
-    def count(self) -> int:
-        return int(self._query("SELECT count(*) AS n FROM records")[0]["n"])
+    def clock_floor(self) -> dt.datetime | None:
+        """The time of the newest record written with a synchronized clock (the clock floor
+        of health-code.md), or None when there is none."""
+        rows = self._query("SELECT time FROM records WHERE clock_synced = 1 "
+                           "ORDER BY seq DESC LIMIT 1")
+        return dt.datetime.fromisoformat(rows[0]["time"]) if rows else None
 
-    def last_seq(self) -> int:
-        """The highest seq this ledger has ever issued (0 for none), purged records included."""
+    def highest_seq(self) -> int:
+        """The highest seq this ledger ever issued (purged records included), 0 if none."""
         rows = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'records'")
         return int(rows[0]["seq"]) if rows else 0
+
+    def count(self) -> int:
+        return int(self._query("SELECT count(*) AS n FROM records")[0]["n"])
 
     def all_records(self) -> Iterator[Record]:
         """Every record, oldest first, a page at a time."""
@@ -594,13 +605,6 @@ class Ledger:
         return list(self._records(
             "kind = 'alarm' AND NOT EXISTS (SELECT 1 FROM records AS a "
             "WHERE a.kind = 'ack' AND a.ref_event_id = records.event_id)", order="seq DESC"))
-
-    def newest_synced_clock_time(self) -> str | None:
-        """The wall time of the newest record written with a synchronized clock: the clock
-        floor of health-code.md."""
-        rows = self._query("SELECT time FROM records WHERE clock_synced = 1 "
-                           "ORDER BY seq DESC LIMIT 1")
-        return str(rows[0]["time"]) if rows else None
 
     def close(self) -> None:
         self._conn.close()

@@ -76,8 +76,13 @@ CSV_COLUMNS = ("seq", "time", "kind", "direction", "subject", "name", "org", "co
                "returned", "origin", "clock_synced")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def write_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], out: TextIO) -> None:
-    """CSV with a UTF-8 BOM so that Excel shows Chinese correctly."""
+    """CSV with a UTF-8 BOM so that Excel shows Chinese correctly. Text that a spreadsheet
+    would run as a formula (a subject or name `=HYPERLINK(…)` from a forged code, say) gets a
+    leading `'` (OWASP "CSV injection"); numbers are written as numbers."""
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(columns)
@@ -87,9 +92,11 @@ def write_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], out: TextI
 
 def _cell(value: Any) -> Any:
     if isinstance(value, list | tuple):
-        return " ".join(str(v) for v in value)
+        value = " ".join(str(v) for v in value)
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
 
 

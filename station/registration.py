@@ -14,13 +14,14 @@ exports them. Names and phone numbers stay whole here; the sync client masks the
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from station.clock import Clock
+from station.clock import Clock, verification_time
 from station.codes import CodeError, verify
 from station.config import PolicySettings
 from station.errors import StationError
@@ -201,15 +202,20 @@ class Form:
             return digits
         return None
 
-    def code(self, trust: TrustList, clock: Clock, policy: PolicySettings) -> CodeCheck:
-        """`code_checked` with `code` (the THP1 text, verified here) or `color` (shown)."""
+    def code(self, trust: TrustList, clock: Clock, floor: dt.datetime | None,
+             policy: PolicySettings) -> CodeCheck:
+        """`code_checked` with `code` (the THP1 text, verified here as the gate verifies:
+        clock floor, lifetime limit) or `color` (shown)."""
         checked = self.choice("code_checked", CODE_CHECKS)
         if checked == "thp1":
             code_text = self.text("code", 1200, required=True)
             if code_text is None:
                 return CodeCheck("thp1")
             try:
-                claims = verify(code_text, trust, clock.now(), skew=policy.skew_s)
+                synced = clock.synced()
+                claims = verify(code_text, trust, verification_time(clock.now(), synced, floor),
+                                skew=policy.skew_s, clock_synced=synced,
+                                max_lifetime_s=policy.max_code_lifetime_h * 3600)
             except CodeError as error:
                 self.refuse("code", "code-refused", reason=error.reason)
                 return CodeCheck("thp1")
@@ -297,7 +303,7 @@ class Registrar:
             plate = raw_plate if plate_other else normalize_plate(raw_plate)
             if not plate_other and not is_mainland_plate(plate):
                 form.refuse("plate", "plate")
-        code = form.code(self.trust(), self.clock, policy)
+        code = form.code(self.trust(), self.clock, self.ledger.clock_floor(), policy)
         temperature = form.number("temperature_c", *BODY_RANGE_C, required=True)
         fields = {
             "plate": plate, "plate_other": plate_other,
@@ -332,7 +338,7 @@ class Registrar:
         """Register a visitor entering; refused (nothing written) on any wrong field."""
         form = Form(data)
         policy = self.policy()
-        code = form.code(self.trust(), self.clock, policy)
+        code = form.code(self.trust(), self.clock, self.ledger.clock_floor(), policy)
         temperature = form.number("temperature_c", *BODY_RANGE_C, required=True)
         id_last4 = form.text("id_last4", 4, required=False)
         if id_last4 is not None:

@@ -59,6 +59,19 @@ class CodeSpec(_Strict):
         return value
 
 
+class PowerCut(_Strict):
+    """The station loses power and boots again; its clock comes back `clock` off (e.g.
+    "-24h"), unsynchronized, until an `ntp` event."""
+
+    clock: str = "0s"
+
+    @field_validator("clock")
+    @classmethod
+    def _offset(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 class Event(_Strict):
     at: str
     code: CodeSpec | None = None
@@ -67,16 +80,19 @@ class Event(_Strict):
     fault: Device | None = None
     recover: Device | None = None
     exit: bool | None = None
+    power_cut: PowerCut | None = None
+    ntp: bool | None = None
 
     @model_validator(mode="after")
     def _one_thing(self) -> Event:
         if self.code is not None and self.qr is not None:
             raise ValueError("give code or qr, not both")
         kinds = [self.code is not None or self.qr is not None or self.temperature is not None,
-                 self.fault is not None, self.recover is not None, bool(self.exit)]
+                 self.fault is not None, self.recover is not None, bool(self.exit),
+                 self.power_cut is not None, bool(self.ntp)]
         if sum(kinds) != 1:
             raise ValueError("an event is one of: a person (code/qr/temperature), fault, "
-                             "recover, or exit")
+                             "recover, exit, power_cut, or ntp")
         return self
 
     @property

@@ -86,6 +86,12 @@ def simulate(
     try:
         for index, (event, at) in enumerate(zip(scenario.events, times, strict=True)):
             clock.advance_to(at)
+            if event.power_cut is not None:  # health-code.md's clock floor applies from here
+                clock.power_cut(parse_duration(event.power_cut.clock))
+                continue
+            if event.ntp:
+                clock.ntp()
+                continue
             _play(event, index, at, gate, thermometer, camera, ledger, outputs, pin_factory,
                   issuer_key, source)
     finally:

@@ -1,24 +1,33 @@
-"""The station's sync client (`gate-station sync`): store-and-forward to the town (sync.md).
+"""The station's sync client (`gate-station sync`): store-and-forward to the town (sync.md v1.1).
 
 Runs as its own process (gate-sync.service) beside the gate daemon, so a stalled network
 never slows the gate. It reads and updates the same ledger: WAL lets it read while the daemon
 writes, and its own writes (marking records synced, purging old synced ones) are short
 transactions under the busy timeout.
 
-- Push unsynced records in seq order in batches (~200), alarms first; mark synced only up to
-  `acked_through` from a 2xx answer. A timeout, a connection error or a 5xx means "outcome
-  unknown": the same records are sent again (the server de-duplicates).
-- Backoff with full jitter: sleep uniform(0, min(cap, base·2^attempt)), base 2 s, cap 300 s,
-  reset after a success; `Retry-After` is obeyed on 429/503; 413 halves the batch.
-- 400/401/403/409 stop pushing (the records are kept) and raise a fault, reported in the log
-  and in every heartbeat, until the client is restarted.
-- Pull the bundle with its ETag and apply it atomically; the last good one stays on disk.
-- Heartbeat every minute: backlog, open device faults (from the ledger), bundle version.
+- Push unsynced records in seq order in batches (~200), alarms first. Honest acks: only the
+  records THIS request sent with seq ≤ `acked_through` are marked synced, only from a 2xx,
+  only when the answer names the station's own `epoch` and `acked_through` is an integer no
+  higher than the highest seq the ledger ever issued. Any other answer marks nothing: it is a
+  protocol fault (`sync` in the heartbeat) and the push is retried with backoff.
+- A town whose `acked_through` stays below the oldest unsynced seq while pushes succeed has a
+  gap it cannot fill (it lost records the station already purged): a `sync` fault says so;
+  the records are kept and retried with backoff until the town writes the gap off.
+- A timeout, a connection error or a 5xx means "outcome unknown": the same records are sent
+  again (the server de-duplicates). Backoff with full jitter: uniform(0, min(cap,
+  base·2^attempt)), reset after a success; `Retry-After` is obeyed on 429/503; 413 halves the
+  batch.
+- 400/401/403/409 stop pushing (records kept, `sync` fault); every `town.blocked_retry_s`
+  the client re-reads its token file and tries again, so a rotated token is picked up.
+- Pull the signed bundle with its ETag; station/signed_bundle.py decides whether it is
+  applied. A refused bundle keeps the last good one and raises the `bundle` fault, as does
+  an applied bundle past its `expires`.
+- Heartbeat every minute: backlog, faults (device names), bundle version.
 - Retention: synced records older than `ledger.retention_days` are purged; unsynced records
   never are. A ledger over `ledger.max_mb` raises a loud fault; nothing is deleted for it.
 
 Everything the client knows between runs is in the ledger (the synced flags) and the bundle
-file, so a kill -9 at any instant loses nothing: at worst a batch is sent twice.
+files, so a kill -9 at any instant loses nothing: at worst a batch is sent twice.
 """
 
 from __future__ import annotations
@@ -38,30 +47,37 @@ from typing import Any
 
 import httpx
 
-from station.bundle import BundleError, load_bundle, save_bundle
+from station.bundle import BundleError
 from station.clock import CST, Clock, SystemClock, cst_date
 from station.config import Config
 from station.errors import StationError
 from station.ledger import Ledger, LedgerError, Record
+from station.signed_bundle import MAX_BUNDLE_BYTES, BundleInbox, BundleRefused, bundle_expires
 
 log = logging.getLogger("gate-station.sync")
 GZIP_ABOVE = 8 * 1024
-DEVICES = ("thermometer", "camera", "ledger")
+DEVICES = ("thermometer", "camera", "serial", "ledger", "outputs")
+BLOCKING_STATUSES = (400, 401, 403, 409)
+PROGRESS_EVERY_S = 5.0  # `sync --once` prints a progress line this often on a long drain
 
 
 class SyncError(StationError):
-    """The sync client cannot run (no town URL, no token)."""
+    """The sync client cannot run (no town URL, no token, an unsafe token file)."""
 
 
 @dataclass
 class SyncState:
     blocked: str | None = None  # why pushing stopped (400/401/403/409)
+    blocked_until: float = 0.0  # time.monotonic() of the next try while blocked
     attempt: int = 0
     batch: int = 200
     etag: str | None = None
     bundle_version: str | None = None
-    faults: list[str] = field(default_factory=list)
+    bundle_outcome: str = "not fetched"  # applied | unchanged | kept (refused) | …
+    faults: dict[str, str] = field(default_factory=dict)  # device → why
     pushed: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
 
 
 def entry_json(record: Record) -> dict[str, Any]:
@@ -89,36 +105,55 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
+def read_token(path: Path, *, insecure: bool = False) -> str:
+    """The station's bearer token; SyncError (one line) when the file is missing, empty, or
+    readable by group/others (unless `insecure`: `--insecure-token-file`)."""
+    try:
+        mode = path.stat().st_mode
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        why = getattr(error, "strerror", None) or error
+        raise SyncError(f"{path}: cannot read the station token: {why}") from None
+    if mode & 0o044:
+        if not insecure:
+            raise SyncError(f"{path}: the token file can be read by other users "
+                            f"(mode {mode & 0o777:o}): chmod 600 it, or give "
+                            "--insecure-token-file")
+        log.warning("%s can be read by other users (mode %o): chmod 600 it", path, mode & 0o777)
+    if not token:
+        raise SyncError(f"{path}: the station token file is empty")
+    return token
+
+
 class SyncClient:
     def __init__(self, config: Config, *, clock: Clock | None = None,
                  transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, insecure_token_file: bool = False) -> None:
         town = config.town
         if not town.url:
             raise SyncError("config: town.url is not set: there is no town to sync to")
         if not town.token_file:
             raise SyncError("config: town.token_file is not set")
-        token_path = Path(town.token_file)
-        try:
-            if token_path.stat().st_mode & 0o077:
-                log.warning("%s can be read by other users: chmod 600 it", token_path)
-            token = token_path.read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise SyncError(f"{town.token_file}: cannot read the station token: "
-                            f"{error.strerror or error}") from None
-        if not token:
-            raise SyncError(f"{town.token_file}: the station token file is empty")
+        self.token_path = Path(town.token_file)
+        self.insecure_token_file = insecure_token_file
+        token = read_token(self.token_path, insecure=insecure_token_file)
         self.config = config
         self.station = config.station.id
         self.clock = clock or SystemClock()
-        self.sleep = sleep
         self.rng = rng or random.Random()
         self.ledger = Ledger(config.ledger.path)
         self.bundle_path = Path(config.bundle.path)
+        self.inbox = BundleInbox(self.bundle_path, town.bundle_keys)
         self.state = SyncState(batch=town.batch)
-        existing = load_bundle(self.bundle_path) if self.bundle_path.exists() else None
+        try:
+            existing = self.inbox.current()
+        except BundleError as error:
+            log.error("%s", error)
+            existing = None
         self.state.bundle_version = existing.version if existing else None
+        if not town.bundle_keys:
+            log.warning("no town.bundle_keys configured: bundles received from the town are "
+                        "NOT applied; the gate keeps using %s", self.bundle_path)
         base = town.url.rstrip("/") + f"/api/v1/stations/{self.station}"
         self._urls = {"entries": base + "/entries", "bundle": base + "/bundle",
                       "heartbeat": base + "/heartbeat"}
@@ -136,6 +171,9 @@ class SyncClient:
     def backlog(self) -> int:
         return self.ledger.backlog()
 
+    def _oldest_unsynced(self) -> int | None:
+        return self.ledger.oldest_unsynced_seq()
+
     def _next_batch(self) -> list[Record]:
         size = self.state.batch
         # alarms go before older ordinary records (index: records_unsynced_alarms)
@@ -147,8 +185,8 @@ class SyncClient:
     def push_once(self) -> float | None:
         """Send one batch. Returns None when it went through (or there was nothing to send),
         else how long to wait before trying again."""
-        if self.state.blocked:
-            return None
+        if self.state.blocked and not self._unblock():
+            return max(0.0, self.state.blocked_until - time.monotonic())
         batch = self._next_batch()
         if not batch:
             return None
@@ -167,38 +205,93 @@ class SyncClient:
         if 200 <= status < 300:
             return self._pushed(batch, response)
         if status == 413:
+            if len(batch) == 1:
+                self._set_fault("sync", f"sync: record {batch[0].seq} alone is over the "
+                                        "town's size limit (413); kept, retried with backoff")
+                return self._failed("push: 413 for a single record", None)
             self.state.batch = max(1, len(batch) // 2)
             log.warning("push: 413, batch halved to %d", self.state.batch)
             return 0.0
         if status in (429, 503):
             return self._failed(f"push: {status}", retry_after(response))
-        if status in (400, 401, 403, 409):
-            detail = _detail(response)
-            self.state.blocked = f"sync: {status} {detail}"
-            log.error("PUSH STOPPED: the town answered %d (%s); %d records kept, not retried "
-                      "until this client is restarted", status, detail, self.backlog())
-            return None
+        if status in BLOCKING_STATUSES:
+            return self._block(status, _detail(response))
         return self._failed(f"push: {status}", None)
 
+    def _block(self, status: int, detail: str) -> float:
+        retry = self.config.town.blocked_retry_s
+        self.state.blocked = f"sync: {status} {detail}"
+        self.state.blocked_until = time.monotonic() + retry
+        self._set_fault("sync", f"PUSH STOPPED: the town answered {status} ({detail}); "
+                                f"{self.backlog()} records kept; the token file is re-read "
+                                f"and the push retried every {retry:.0f} s")
+        return retry
+
+    def _unblock(self) -> bool:
+        """Blocked, and the retry time has come: re-read the token and let the push go."""
+        if time.monotonic() < self.state.blocked_until:
+            return False
+        try:
+            token = read_token(self.token_path, insecure=self.insecure_token_file)
+        except SyncError as error:
+            log.error("%s", error)
+            self.state.blocked_until = time.monotonic() + self.config.town.blocked_retry_s
+            return False
+        self.http.headers["Authorization"] = f"Bearer {token}"
+        log.info("retrying the push after %s", self.state.blocked)
+        self.state.blocked = None
+        return True
+
+    def _protocol_fault(self, why: str) -> float:
+        self._set_fault("sync", f"sync: protocol fault, nothing marked synced: {why}")
+        return self._failed("push: protocol fault", None)
+
     def _pushed(self, batch: list[Record], response: httpx.Response) -> float | None:
+        """A 2xx: mark what the answer honestly acknowledges, or nothing."""
         try:
             answer = response.json()
-            acked = int(answer["acked_through"])
-        except (ValueError, KeyError, TypeError):
-            return self._failed("push: the town's answer is not sync.md's shape", None)
-        if all(record.kind == "alarm" for record in batch):
-            self._alarm_floor = max(self._alarm_floor, max(r.seq or 0 for r in batch))
+        except ValueError:
+            return self._protocol_fault("the answer is not JSON")
+        if not isinstance(answer, dict):
+            return self._protocol_fault("the answer is not a JSON object")
+        if answer.get("epoch") != self.ledger.epoch:
+            return self._protocol_fault(f"the answer names epoch {str(answer.get('epoch'))[:40]!r}"
+                                        f", not this ledger's {self.ledger.epoch}")
+        acked = answer.get("acked_through")
+        if type(acked) is not int or acked < 0:
+            return self._protocol_fault(f"acked_through {str(acked)[:40]!r} is not a "
+                                        "non-negative integer")
         try:
-            marked = self.ledger.mark_synced(acked)
+            highest = self.ledger.highest_seq()
+            if acked > highest:
+                return self._protocol_fault(f"acked_through {acked} is above the highest seq "
+                                            f"this ledger ever issued ({highest})")
+            marked = self.ledger.mark_synced([r.seq for r in batch if r.seq is not None],
+                                             acked)
+            oldest = self._oldest_unsynced()
         except LedgerError as error:  # a busy or broken ledger: the town de-duplicates a resend
             log.warning("could not mark records synced (%s); they will be sent again", error)
             return self._failed("ledger busy", None)
+        if all(record.kind == "alarm" for record in batch):
+            self._alarm_floor = max(self._alarm_floor, max(r.seq or 0 for r in batch))
         self.state.pushed += marked
+        duplicates, quarantined = answer.get("duplicates"), answer.get("quarantined")
+        self.state.duplicates += duplicates if type(duplicates) is int else 0
+        if isinstance(quarantined, list) and quarantined:
+            self.state.quarantined += len(quarantined)
+            log.warning("the town quarantined records %s", quarantined[:50])
+        log.debug("pushed %d, acked through %d (%d marked synced)", len(batch), acked, marked)
+        if oldest is not None and oldest > acked + 1:
+            self._set_fault("sync", f"sync: GAP the town cannot fill: it holds this epoch only "
+                                    f"through seq {acked}, but seqs {acked + 1}..{oldest - 1} "
+                                    f"are no longer on this station (synced and purged); "
+                                    f"{self.backlog()} records kept; the town must write the "
+                                    f"gap off (town-server stations write-off {self.station} "
+                                    f"--epoch {self.ledger.epoch} --through {oldest - 1})")
+            return self._failed("push: gap at the town", None)
+        self._clear_fault("sync")
         self.state.attempt = 0
         self.state.batch = min(self.config.town.batch, self.state.batch * 2)
-        if answer.get("quarantined"):
-            log.warning("the town quarantined records %s", answer["quarantined"])
-        log.debug("pushed %d, acked through %d (%d marked synced)", len(batch), acked, marked)
         return None
 
     def _failed(self, what: str, wait: float | None) -> float:
@@ -214,49 +307,101 @@ class SyncClient:
                 "synced": self.clock.synced(), "boot_id": self.clock.boot_id,
                 "boottime_ns": self.clock.boottime_ns()}
 
-    # -- bundle, heartbeat, housekeeping -------------------------------------------------------
+    # -- bundle ---------------------------------------------------------------------------------
+
+    def check_time(self) -> dt.datetime:
+        """The later of the clock and the clock floor: what a bundle's `expires` is checked
+        against (sync.md)."""
+        now = self.clock.now()
+        try:
+            floor = self.ledger.clock_floor()
+        except LedgerError:
+            floor = None
+        return now if floor is None else max(now, floor)
 
     def pull_bundle(self) -> bool:
-        """Fetch the bundle; apply it if new. True when the town answered."""
+        """Fetch the bundle; apply it if it is signed, new and valid. True when the town
+        answered."""
         headers = {"If-None-Match": self.state.etag} if self.state.etag else {}
         try:
-            response = self.http.get(self._urls["bundle"], headers=headers)
+            with self.http.stream("GET", self._urls["bundle"], headers=headers) as response:
+                status = response.status_code
+                raw = b""
+                if status == 200:
+                    for chunk in response.iter_bytes():
+                        raw += chunk
+                        if len(raw) > MAX_BUNDLE_BYTES:
+                            break
+                etag = response.headers.get("etag")
         except httpx.HTTPError as error:
             log.info("bundle: %s; keeping %s", type(error).__name__, self.state.bundle_version)
             return False
-        if response.status_code == 304:
-            return True
-        if response.status_code != 200:
-            log.warning("bundle: %d %s", response.status_code, _detail(response))
-            return False
-        try:
-            document = response.json()
-            if document.get("version") != self.state.bundle_version:
-                bundle = save_bundle(self.bundle_path, document)
-                log.info("bundle %s applied: %d keys, %d revocations, rules %s",
-                         bundle.version, len(bundle.trust.keys),
-                         len(bundle.trust.revocations), bundle.rules or "none")
-                self.state.bundle_version = bundle.version
-            self.state.etag = response.headers.get("etag")
+        if status == 304:
+            self.state.bundle_outcome = "unchanged"
             self._clear_fault("bundle")
-        except (ValueError, BundleError) as error:
-            self._set_fault("bundle", f"bundle: rejected, keeping {self.state.bundle_version}: "
-                                      f"{error}")
+        elif status != 200:
+            log.warning("bundle: %d; keeping %s", status, self.state.bundle_version)
+            return False
+        elif not self.config.town.bundle_keys and not self.inbox.keys_path.exists():
+            self.state.bundle_outcome = "not applied (no town.bundle_keys)"
+            log.info("bundle: received, not applied: no town.bundle_keys is pinned")
+        else:
+            self._receive(raw, etag)
+        self._check_expiry()
         return True
+
+    def _receive(self, raw: bytes, etag: str | None) -> None:
+        try:
+            received = self.inbox.receive(raw, self.check_time())
+        except (BundleRefused, BundleError) as error:
+            self.state.bundle_outcome = "kept"
+            self._set_fault("bundle", f"bundle refused, keeping {self.state.bundle_version}: "
+                                      f"{error}")
+            return
+        except OSError as error:
+            self.state.bundle_outcome = "kept"
+            self._set_fault("bundle", f"bundle: cannot write {self.bundle_path}: {error}")
+            return
+        bundle = received.bundle
+        if received.outcome == "applied":
+            log.info("bundle %s (serial %d) applied: %d keys, %d revocations, rules %s",
+                     bundle.version, bundle.serial, len(bundle.trust.keys),
+                     len(bundle.trust.revocations), bundle.rules or "none")
+        self.state.bundle_outcome = received.outcome
+        self.state.bundle_version = bundle.version
+        self.state.etag = etag
+        self._clear_fault("bundle")
+
+    def _check_expiry(self) -> None:
+        """An applied bundle past its `expires` keeps working, with the `bundle` fault."""
+        if "bundle" in self.state.faults:
+            return
+        try:
+            current = self.inbox.current()
+        except BundleError:
+            return
+        expires = bundle_expires(current) if current else None
+        if expires is not None and expires < self.check_time():
+            self._set_fault("bundle", f"bundle {current.version if current else ''} expired at "
+                                      f"{expires.isoformat()}; still in use, but revocations "
+                                      "may be missing")
+
+    # -- heartbeat, housekeeping ----------------------------------------------------------------
 
     def open_device_faults(self) -> list[str]:
         """Devices whose latest fault record in the ledger is not a recovery."""
         return [device for device in self.ledger.open_faults() if device in DEVICES]
 
+    def faults(self) -> list[str]:
+        """Device names for the heartbeat (sync.md): the ledger's open faults and our own."""
+        return sorted({*self.open_device_faults(), *self.state.faults})
+
     def heartbeat(self) -> bool:
         from importlib.metadata import version
 
-        faults = self.open_device_faults() + self.state.faults
-        if self.state.blocked:
-            faults.append(self.state.blocked)
         beat = {"time": self.clock.now().astimezone(CST).isoformat(timespec="seconds"),
                 "clock_synced": self.clock.synced(), "version": version("gate-station"),
-                "backlog": self.backlog(), "faults": faults,
+                "backlog": self.backlog(), "faults": self.faults(),
                 "bundle_version": self.state.bundle_version}
         try:
             response = self.http.post(self._urls["heartbeat"], json=beat)
@@ -277,42 +422,34 @@ class SyncClient:
         size_mb = sum(p.stat().st_size for p in self.ledger.path.parent.glob(
             self.ledger.path.name + "*")) / 1e6
         if size_mb > self.config.ledger.max_mb:
-            self._set_fault("ledger-size", f"ledger-size: {size_mb:.0f} MB is over "
-                                           f"ledger.max_mb {self.config.ledger.max_mb}; "
-                                           "nothing is deleted: sync it or enlarge the card")
+            self._set_fault("ledger", f"ledger-size: {size_mb:.0f} MB is over "
+                                      f"ledger.max_mb {self.config.ledger.max_mb}; "
+                                      "nothing is deleted: sync it or enlarge the card")
         else:
-            self._clear_fault("ledger-size")
+            self._clear_fault("ledger")
         return int(purged)
 
-    def _set_fault(self, key: str, text: str) -> None:
-        self._clear_fault(key)
-        self.state.faults.append(text)
-        log.error("%s", text)
+    def _set_fault(self, device: str, text: str) -> None:
+        if self.state.faults.get(device) != text:
+            log.error("%s", text)
+        self.state.faults[device] = text
 
-    def _clear_fault(self, key: str) -> None:
-        self.state.faults = [f for f in self.state.faults if not f.startswith(key + ":")]
+    def _clear_fault(self, device: str) -> None:
+        if self.state.faults.pop(device, None) is not None:
+            log.warning("%s fault cleared", device)
 
     # -- the loop ------------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event | None = None, *, once: bool = False) -> int:
-        """Run until `stop` (or, with `once`, until caught up or blocked). 0 when nothing
-        is left unsynced."""
+    def run(self, stop: threading.Event | None = None, *, once: bool = False,
+            report: Callable[[str], None] | None = None) -> int:
+        """Run until `stop` (or, with `once`, until caught up, blocked, or the town has been
+        unreachable for `town.once_give_up_s`). Returns 0 when nothing is left unsynced."""
         stop = stop or threading.Event()
+        if once:
+            return self._run_once(stop, report or (lambda _line: None))
         town = self.config.town
         next_push = next_beat = next_bundle = next_house = 0.0
         monotonic = time.monotonic
-        if once:
-            self.pull_bundle()
-            while not stop.is_set():
-                wait = self.push_once()
-                if wait is None:
-                    if self.state.blocked or not self._next_batch():
-                        break
-                    continue
-                self.sleep(wait)
-            self.heartbeat()
-            self.housekeeping()
-            return 0 if self.backlog() == 0 else 1
         while not stop.is_set():
             now = monotonic()
             if now >= next_bundle:
@@ -321,8 +458,7 @@ class SyncClient:
             if now >= next_push:
                 wait = self.push_once()
                 if wait is None:
-                    more = not self.state.blocked and bool(self._next_batch())
-                    next_push = now if more else now + town.idle_s
+                    next_push = now if self._next_batch() else now + town.idle_s
                 else:
                     next_push = now + wait
             if now >= next_beat:
@@ -336,6 +472,48 @@ class SyncClient:
                 stop.wait(pause)
         return 0
 
+    def _run_once(self, stop: threading.Event, report: Callable[[str], None]) -> int:
+        give_up_s = self.config.town.once_give_up_s
+        started = time.monotonic()
+        last_progress = progress_at = started
+        reason: str | None = None
+        self.pull_bundle()
+        while not stop.is_set():
+            pushed_before = self.state.pushed
+            wait = self.push_once()
+            now = time.monotonic()
+            if self.state.pushed > pushed_before or wait is None:
+                last_progress = now
+            if now - progress_at >= PROGRESS_EVERY_S:
+                progress_at = now
+                report(f"… pushed {self.state.pushed}, {self.backlog()} left")
+            if self.state.blocked:
+                reason = self.state.faults.get("sync", self.state.blocked)
+                break
+            if wait is None:
+                if not self._next_batch():
+                    break
+                continue
+            if now + wait - last_progress > give_up_s:
+                reason = (f"gave up after {now - last_progress:.0f} s without progress: "
+                          f"{self.state.faults.get('sync') or 'the town is unreachable'}")
+                break
+            stop.wait(wait)
+        if stop.is_set():
+            reason = "interrupted"
+        else:
+            self.heartbeat()
+        self.housekeeping()
+        left = self.backlog()
+        report(f"pushed {self.state.pushed}, duplicates {self.state.duplicates}, quarantined "
+               f"{self.state.quarantined}, {left} left; bundle {self.state.bundle_outcome} "
+               f"({self.state.bundle_version or 'none'})")
+        if left and reason is None:
+            reason = "records left"
+        if reason is not None and left:
+            report(f"sync --once: {reason}; {left} records kept")
+        return 0 if left == 0 else 1
+
 
 def _detail(response: httpx.Response) -> str:
     try:
@@ -344,18 +522,20 @@ def _detail(response: httpx.Response) -> str:
         return response.text[:200]
 
 
-def run_sync(config: Config, *, once: bool = False) -> int:
-    """`gate-station sync`: SIGTERM/SIGINT stop the loop between requests."""
+def run_sync(config: Config, *, once: bool = False, insecure_token_file: bool = False,
+             report: Callable[[str], None] | None = None) -> int:
+    """`gate-station sync`: SIGTERM/SIGINT end every wait at once (a request in flight
+    finishes or times out after `town.timeout_s`)."""
     import signal
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        client = SyncClient(config)
+        client = SyncClient(config, insecure_token_file=insecure_token_file)
     except LedgerError as error:
         raise SyncError(str(error)) from None
     try:
-        return client.run(stop, once=once)
+        return client.run(stop, once=once, report=report)
     finally:
         client.close()

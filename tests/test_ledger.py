@@ -177,9 +177,9 @@ def test_schema_4_keeps_the_seq_high_water_mark_and_takes_the_new_kinds(
     path = tmp_path / "l.db"
     with Ledger(path) as ledger:
         ledger.append(*(record() for _ in range(5)))
-        ledger.mark_synced(5)
+        ledger.mark_synced(range(1, 6), 5)
         ledger.purge_synced(dt.date(2021, 3, 1))  # every record gone; seq 5 was issued
-        assert ledger.count() == 0 and ledger.last_seq() == 5
+        assert ledger.count() == 0 and ledger.highest_seq() == 5
         ledger._conn.execute("PRAGMA user_version = 3")  # as if schema 4 had not run
     with Ledger(path) as upgraded:
         (vehicle,) = upgraded.append(record(kind="vehicle", plate="渝A12345", disinfected=True,
@@ -205,10 +205,10 @@ def test_named_reads_for_sync(tmp_path: Path) -> None:
     with Ledger(tmp_path / "l.db") as ledger:
         ledger.append(record(), record(kind="alarm"), record(),
                       record(kind="fault", device="camera", detail="unplugged"))
-        assert ledger.backlog() == 4 and ledger.last_seq() == 4
+        assert ledger.backlog() == 4 and ledger.highest_seq() == 4
         assert [r.seq for r in ledger.unsynced(10, alarms_after=0)] == [2]
         assert [r.seq for r in ledger.unsynced(2)] == [1, 2]
-        assert ledger.mark_synced_seqs([1, 2, 2]) == 2
+        assert ledger.mark_synced([1, 2, 2], 2) == 2
         assert ledger.oldest_unsynced_seq() == 3 and ledger.backlog() == 2
         assert ledger.open_faults() == ["camera"]
         ledger.append(record(kind="fault", device="camera", detail="recovered"))

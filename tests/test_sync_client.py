@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from station import config as config_module
 from station.ledger import Ledger
 from sync.client import SyncClient, backoff_delay, entry_json
 from sync.town.store import SqliteTownStore
+from tests import bundlesign
 from tests.townkit import (
     ROOT,
     ChaosProxy,
@@ -44,7 +48,8 @@ def make_client(tmp_path: Path, url: str, token: str, **town: Any) -> SyncClient
 def drain(client: SyncClient) -> None:
     """Push until nothing is left (no retention purge, unlike `run(once=True)`)."""
     for _ in range(1000):
-        if client.push_once() is None and (client.state.blocked or client.backlog() == 0):
+        wait = client.push_once()
+        if client.state.blocked or (wait is None and client.backlog() == 0):
             return
     raise AssertionError("did not drain")
 
@@ -90,15 +95,21 @@ def test_server_content_equals_the_ledger(tmp_path: Path, town: TownProcess) -> 
     client.close()
 
 
-def test_an_unknown_token_stops_pushing_and_keeps_the_records(tmp_path: Path,
-                                                              town: TownProcess) -> None:
-    register(town)
-    client = make_client(tmp_path, town.url, "wrong-token")
+def test_an_unknown_token_stops_pushing_then_a_rotated_token_is_picked_up(
+        tmp_path: Path, town: TownProcess) -> None:
+    token = register(town)
+    client = make_client(tmp_path, town.url, "wrong-token", blocked_retry_s=0.3)
     fill_ledger(client.ledger.path, 10)
     assert client.run(once=True) == 1
     assert client.state.blocked is not None and client.state.blocked.startswith("sync: 401")
-    assert client.backlog() == 10
-    assert client.push_once() is None and client.backlog() == 10  # no retry of the same bytes
+    assert client.backlog() == 10 and "sync" in client.faults()
+    wait = client.push_once()  # not retried before town.blocked_retry_s
+    assert wait is not None and 0 < wait <= 0.3 and client.backlog() == 10
+    client.token_path.write_text(token + "\n")  # the administrator puts the new token in
+    time.sleep(0.35)
+    drain(client)  # no restart: the token file was re-read
+    assert client.backlog() == 0 and client.state.blocked is None
+    assert "sync" not in client.faults()
     client.close()
 
 
@@ -187,6 +198,34 @@ def test_a_real_town_signs_its_bundle_online_when_rules_change(tmp_path: Path) -
         town.stop()
 
 
+def test_a_signed_bundle_is_applied_whole_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    key = bundlesign.new_key()
+    (tmp_path / "bundle.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    town = TownProcess(tmp_path / "town.db", bundle_key=tmp_path / "bundle.pem").start()
+    try:
+        client = make_client(tmp_path, town.url, register(town),
+                             bundle_keys=json.dumps([bundlesign.spki(key)]))
+        town_cli("rules", "set", "fever_threshold_c", "37.5", "--db", str(town.db))
+        town_cli("revoke", "W0000009", "--db", str(town.db))
+        assert client.pull_bundle() and client.state.bundle_outcome == "applied"
+        on_disk = json.loads(client.bundle_path.read_text())
+        assert on_disk["rules"] == {"fever_threshold_c": 37.5} and on_disk["serial"] >= 1
+        assert on_disk["trust"]["revocations"][0]["sub"] == "W0000009"
+        before = client.bundle_path.read_bytes()
+        assert client.pull_bundle() and client.state.bundle_outcome == "unchanged"  # 304
+        store = SqliteTownStore(town.db)
+        store.set_rule("fever_threshold_c", "very hot")  # bypassing the CLI's check
+        store.close()
+        assert client.pull_bundle() and client.state.bundle_outcome == "kept"
+        assert client.bundle_path.read_bytes() == before
+        assert "bundle" in client.faults()
+        client.close()
+    finally:
+        town.stop()
+
+
 def test_heartbeat_reports_backlog_and_open_device_faults(tmp_path: Path,
                                                           town: TownProcess) -> None:
     client = make_client(tmp_path, town.url, register(town))
@@ -229,7 +268,8 @@ def test_the_size_cap_raises_a_loud_fault_and_deletes_nothing(tmp_path: Path,
     client.config = client.config.model_copy(update={"ledger": client.config.ledger.model_copy(
         update={"max_mb": 1})})
     client.housekeeping(today=dt.date(2021, 2, 1))
-    assert any(f.startswith("ledger-size:") for f in client.state.faults)
+    assert client.state.faults["ledger"].startswith("ledger-size:")
+    assert "ledger" in client.faults()
     assert client.ledger.count() == 3000
     client.close()
 

@@ -63,6 +63,7 @@ class TownProcess:
                  bundle_key: Path | None = None) -> None:
         self.db = init_town_db(db)
         self.port = port or free_port()
+        self.bundle_key = bundle_key
         self.log = db.with_suffix(".log")
         self.bundle_key = bundle_key
         self.process: subprocess.Popen[bytes] | None = None
