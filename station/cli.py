@@ -390,7 +390,10 @@ def stats_command(config_path: str | None, ledger_path: str | None, days: int,
               help="push until caught up, pull the bundle, heartbeat once, then exit "
                    "(0 when nothing is left unsynced)")
 @click.option("-v", "--verbose", is_flag=True)
-def sync(config_path: str | None, once: bool, verbose: bool) -> None:
+@click.option("--allow-simulated", is_flag=True,
+              help="push a ledger made by `simulate`, marked as simulated (the town keeps "
+                   "such records apart from real ones)")
+def sync(config_path: str | None, once: bool, verbose: bool, allow_simulated: bool) -> None:
     """Push the ledger to the town and pull its bundle (gate-sync.service runs this)."""
     import logging
 
@@ -399,7 +402,7 @@ def sync(config_path: str | None, once: bool, verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
-    sys.exit(run_sync(load_config(config_path), once=once))
+    sys.exit(run_sync(load_config(config_path), once=once, allow_simulated=allow_simulated))
 
 
 @main.command("relay-off")

@@ -6,6 +6,11 @@ the camera scanner over the fake camera (codes rendered into real QR frames and 
 gpiozero's MockFactory for the pins. Time jumps from one event to the next, so a whole shift
 runs in seconds. Each ledger record is reported (`on_record`) as soon as it is committed and
 the gate has acted on it.
+
+Its records are made up, so they must never pass for real ones: a simulation refuses the
+configured ledger (`ledger.path`) and any existing ledger it did not make itself, and a
+ledger it creates is marked as simulated in its metadata (`Ledger(path, simulated=True)`),
+which the sync client refuses to push.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from station import hardware
 from station.clock import VirtualClock
 from station.codes import Color, HealthClaims, Returning, issue
 from station.config import Config, PolicySettings
-from station.errors import ConfigError
+from station.errors import ConfigError, StationError
 from station.gate import Gate, GateTiming
 from station.ledger import Ledger, LedgerError, Record
 from station.scenario import Event, Reading, Scenario, ScenarioError
@@ -125,6 +130,23 @@ def run_trust(scenario: Scenario, key: ed25519.Ed25519PrivateKey, source: str) -
         raise ScenarioError(str(error)) from None
 
 
+class SimulationRefused(StationError):
+    """A simulation was asked to write where real records are (or may one day be) kept."""
+
+
+def check_simulation_ledger(path: Path, config: Config) -> None:
+    """Refuse the configured ledger as a simulation's ledger, existing yet or not (the daemon
+    would write real people into it next). Other ledgers are checked when opened."""
+    configured = Path(config.ledger.path)
+    same = path.resolve() == configured.resolve()
+    if not same and path.exists() and configured.exists():
+        same = path.samefile(configured)
+    if same:
+        raise SimulationRefused(
+            f"{path.resolve()}: this is the station's own ledger (ledger.path); a simulation "
+            "writes only into a ledger of its own (give another --ledger, or none)")
+
+
 def simulate(
     scenario: Scenario,
     times: list[dt.datetime],
@@ -134,7 +156,11 @@ def simulate(
     source: str = "scenario",
     on_record: Callable[[Record], None] | None = None,
 ) -> Ledger:
-    """Run the scenario; return the (open) ledger it wrote."""
+    """Run the scenario; return the (open) ledger it wrote. SimulationRefused or LedgerError
+    before anything runs when `ledger_path` is the configured ledger or a ledger that no
+    simulation made."""
+    check_simulation_ledger(ledger_path, config)
+    ledger = SwitchableLedger(ledger_path, simulated=True)
     clock = VirtualClock(scenario.start)
     policy = run_policy(config, scenario.policy, source)
     issuer_key = ed25519.Ed25519PrivateKey.generate()
@@ -155,7 +181,6 @@ def simulate(
 
     pin_factory = MockFactory()
     outputs = GateOutputs(hardware.output_pins(config), pin_factory)
-    ledger = SwitchableLedger(ledger_path)
     gate = Gate(thermometer=thermometer, scanner=scanner, outputs=outputs, ledger=ledger,
                 trust=lambda: trust, policy=lambda: policy, clock=clock,
                 timing=GateTiming(), on_record=on_record)
@@ -204,7 +229,7 @@ def _play(event: Event, index: int, at: dt.datetime, gate: Gate,
         try:
             camera.show_text(text)
         except ValueError as error:
-            raise ScenarioError(f"{source}: event {index}: cannot be shown as one QR code: "
+            raise ScenarioError(f"{source}: event {index + 1}: cannot be shown as one QR code: "
                                 f"{error}") from None
         gate.step()
         camera.show_nothing()

@@ -93,7 +93,7 @@ class SyncClient:
     def __init__(self, config: Config, *, clock: Clock | None = None,
                  transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, allow_simulated: bool = False) -> None:
         town = config.town
         if not town.url:
             raise SyncError("config: town.url is not set: there is no town to sync to")
@@ -115,6 +115,13 @@ class SyncClient:
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.ledger = Ledger(config.ledger.path)
+        # a simulation's made-up records never pass for real ones (sync.md, Administration)
+        self.simulated = self.ledger.is_simulated
+        if self.simulated and not allow_simulated:
+            self.ledger.close()
+            raise SyncError(f"{self.ledger.path}: this ledger was made by `gate-station "
+                            "simulate`; its records are not real people and nothing was sent "
+                            "(--allow-simulated pushes them marked as simulated)")
         self.bundle_path = Path(config.bundle.path)
         self.state = SyncState(batch=town.batch)
         existing = load_bundle(self.bundle_path) if self.bundle_path.exists() else None
@@ -154,9 +161,11 @@ class SyncClient:
         batch = self._next_batch()
         if not batch:
             return None
-        body = json.dumps({"epoch": self.ledger.epoch, "clock": self._clock_block(),
-                           "entries": [entry_json(r) for r in batch]},
-                          ensure_ascii=False, separators=(",", ":")).encode()
+        document: dict[str, Any] = {"epoch": self.ledger.epoch, "clock": self._clock_block(),
+                                    "entries": [entry_json(r) for r in batch]}
+        if self.simulated:
+            document["simulated"] = True
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json"}
         if len(body) > GZIP_ABOVE:
             body = gzip.compress(body, 6)
@@ -352,7 +361,7 @@ def _detail(response: httpx.Response) -> str:
         return response.text[:200]
 
 
-def run_sync(config: Config, *, once: bool = False) -> int:
+def run_sync(config: Config, *, once: bool = False, allow_simulated: bool = False) -> int:
     """`gate-station sync`: SIGTERM/SIGINT stop the loop between requests."""
     import signal
 
@@ -360,7 +369,7 @@ def run_sync(config: Config, *, once: bool = False) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        client = SyncClient(config)
+        client = SyncClient(config, allow_simulated=allow_simulated)
     except LedgerError as error:
         raise SyncError(str(error)) from None
     try:

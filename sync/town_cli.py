@@ -177,11 +177,10 @@ def rules() -> None:
 @click.argument("value")
 def rules_set(db_path: str, key: str, value: str) -> None:
     """Set KEY (e.g. fever_threshold_c, returning.followup_grace_days) to VALUE (YAML)."""
-    import yaml
-
     from station.bundle import check_rules
+    from station.yamlfile import load_yaml_text
 
-    parsed = yaml.safe_load(value)
+    parsed = load_yaml_text(value, f"rules set {key}")
     store = open_store(db_path)
     check_rules({**store.bundle()["rules"], key: parsed})
     store.set_rule(key, parsed)
