@@ -136,7 +136,8 @@ class SimulationRefused(StationError):
 
 def check_simulation_ledger(path: Path, config: Config) -> None:
     """Refuse the configured ledger as a simulation's ledger, existing yet or not (the daemon
-    would write real people into it next). Other ledgers are checked when opened."""
+    would write real people into it next), and any existing file that is not a ledger a
+    simulation made (LedgerError for one that is no ledger at all)."""
     configured = Path(config.ledger.path)
     same = path.resolve() == configured.resolve()
     if not same and path.exists() and configured.exists():
@@ -145,6 +146,12 @@ def check_simulation_ledger(path: Path, config: Config) -> None:
         raise SimulationRefused(
             f"{path.resolve()}: this is the station's own ledger (ledger.path); a simulation "
             "writes only into a ledger of its own (give another --ledger, or none)")
+    if path.exists():
+        with Ledger.open_readonly(path) as existing:
+            if not existing.is_simulated:
+                raise SimulationRefused(
+                    f"{path.resolve()}: a ledger not made by `gate-station simulate`: a "
+                    "simulation never writes into it (give a new --ledger, or none)")
 
 
 def simulate(

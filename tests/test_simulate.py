@@ -224,7 +224,13 @@ def test_officer_commands_on_a_simulated_morning(tmp_path: Path) -> None:
     raw = (tmp_path / "register.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert len(rows) > 250 and rows[0]["subject"].startswith("W")
+    assert len(rows) > 250 and rows[0]["人员"].startswith("W")  # zh_CN headers
+    kinds = {row["类型"] for row in rows}  # the register, unidentified denials and alarms
+    assert kinds == {"人员", "未识别身份", "发热告警"}, kinds
+    alarms = [row for row in rows if row["类型"] == "发热告警"]
+    assert alarms and all("fever" in row["原因"].split() for row in alarms)
+    unidentified = [row for row in rows if row["类型"] == "未识别身份"]
+    assert unidentified and all(row["人员"] == "" for row in unidentified)
 
     denied = gate("log", "--date", "2021-02-22", "--denied", "--format", "json", *common,
                   check=True).stdout.splitlines()
