@@ -22,7 +22,7 @@ import click
 from station import config as config_module
 from station.config import Config
 from station.errors import ConfigError, DeviceError, StationError
-from station.messages import Locale, reason_message, word
+from station.messages import Locale, os_error_text, reason_message, word
 from station.messages import text as tr  # `text` is a common argument name here
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -388,7 +388,7 @@ def write_export(path: str, content: str, locale: Locale) -> None:
             out.write(content)
     except OSError as error:
         raise StationError(tr("cli.cannot_write", locale, path=Path(path).absolute(),
-                                error=error.strerror or error)) from None
+                              error=os_error_text(error, locale))) from None
     click.echo(tr("cli.wrote", locale, path=path), err=True)
 
 

@@ -141,6 +141,13 @@ TEXTS: dict[str, tuple[str, str]] = {
                              "{events} events: {admitted} admitted, {denied} denied"),
     "cli.simulate_ledger": ("；台账 {path}", "; ledger {path}"),
     "cli.cannot_write": ("{path}：无法写入：{error}", "{path}: cannot write: {error}"),
+    "os.ENOENT": ("所在文件夹不存在", "No such file or directory"),
+    "os.ENOTDIR": ("路径中有一段不是文件夹", "Not a directory"),
+    "os.EISDIR": ("这是一个文件夹", "Is a directory"),
+    "os.EACCES": ("没有权限", "Permission denied"),
+    "os.EPERM": ("不允许此操作", "Operation not permitted"),
+    "os.EROFS": ("只读文件系统", "Read-only file system"),
+    "os.ENOSPC": ("磁盘已满", "No space left on device"),
     "cli.beyond_calendar": ("{seconds}（超出公历范围的 Unix 秒数）",
                             "{seconds} (Unix seconds, beyond the calendar)"),
     "claims.issuer": ("签发机构", "issuer"),
@@ -206,3 +213,15 @@ def reason_message(reason: str, locale: Locale = "zh_CN") -> str:
 def word(key: str, locale: Locale = "zh_CN") -> str:
     pair = WORDS.get(key)
     return _pick(pair, locale) if pair else key
+
+
+def os_error_text(error: OSError, locale: Locale = "zh_CN") -> str:
+    """An OSError's reason for people: the common ones from the catalogue, any other as the
+    system states it."""
+    import errno
+
+    name = errno.errorcode.get(error.errno or 0, "")
+    key = f"os.{name}"
+    if key in TEXTS:
+        return text(key, locale)
+    return str(error.strerror or error)

@@ -7,6 +7,7 @@ Every command that touches the database takes `--db PATH` (default ./town.db, or
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import sys
@@ -147,7 +148,10 @@ def trust_add(db_path: str, source: str, issuer: str, not_before: str | None,
     if not checked.keys:
         raise StationError(f"{source}: kid does not match the key's spki")
     open_store(db_path).add_trust_key(entry)
-    click.echo(f"trusted key {entry['kid']} ({entry.get('issuer', '')})")
+    from station.keys import kid_text
+
+    kid = base64.b64decode(entry["kid"])
+    click.echo(f"trusted key {kid_text(kid)} of issuer {entry.get('issuer', '')}")
 
 
 @main.command()
@@ -163,7 +167,9 @@ def revoke(db_path: str, subject: str, before: str | None) -> None:
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--before") from None
     open_store(db_path).revoke(subject, instant)
-    click.echo(f"revoked codes of {subject} issued before {instant}")
+    from station.timeparse import cst_text
+
+    click.echo(f"revoked codes of {subject} issued before {cst_text(instant) or instant} CST")
 
 
 @main.group()
@@ -231,6 +237,10 @@ def keys_new(out_dir: str, issuer: str, alg: str, not_before: str | None,
         raise click.BadParameter(str(error)) from None
     key = new_signing_key(alg)  # type: ignore[arg-type]
     private_path, public_path = save_key_pair(key, Path(out_dir))
+    from station.codes import key_id
+    from station.keys import kid_text
+
+    click.echo(f"key id:      {kid_text(key_id(key.public_key()))}", err=True)
     click.echo(f"private key: {private_path} (mode 0600; keep it offline)", err=True)
     click.echo(f"public key:  {public_path}", err=True)
     click.echo(json.dumps(trust_entry(key.public_key(), issuer, start, end), indent=2))
