@@ -265,9 +265,11 @@ def run(config_path: str | None, verbose: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per record")
 @click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False),
               help="ledger to write (default: a temporary one, removed afterwards; "
-                   "never the configured ledger)")
+                   "never the configured ledger, nor one a simulation did not make)")
+@click.option("-v", "--verbose", is_flag=True,
+              help="also show the gate's own log (the records already show every fault)")
 def simulate(config_path: str | None, scenario_path: str, as_json: bool,
-             ledger_path: str | None) -> None:
+             ledger_path: str | None, verbose: bool) -> None:
     """Run a scenario through the real gate loop on fake hardware and a virtual clock."""
     import logging
     import tempfile
@@ -281,7 +283,9 @@ def simulate(config_path: str | None, scenario_path: str, as_json: bool,
     if ledger_path:
         check_simulation_ledger(Path(ledger_path), config)
     locale = config.station.locale
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    # the gate's log is for the daemon's journal; here every fault is already a record
+    logging.basicConfig(level=logging.INFO if verbose else logging.CRITICAL,
+                        format="%(levelname)s %(message)s")
     try:
         scenario, times = load_scenario(scenario_path)
     except ScenarioError as error:
