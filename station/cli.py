@@ -1,8 +1,10 @@
 """`gate-station`: the station's command line, a thin layer over the library.
 
 Every command takes `--config PATH` (default ./config.yaml, then
-/etc/gate-station/config.yaml). Errors the station expects (bad config, unreadable file,
-unavailable device) are printed as one line and exit non-zero, never as a traceback.
+/etc/gate-station/config.yaml), before or after the command's name. Errors the station
+expects (bad config, unreadable file, unavailable device, a date beyond the calendar) are
+printed as one line and exit non-zero, never as a traceback. Every sentence printed comes
+from the message catalogue (station/messages.py) in the configured locale.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import click
 from station import config as config_module
 from station.config import Config
 from station.errors import ConfigError, DeviceError, StationError
-from station.messages import Locale, reason_message, word
+from station.messages import Locale, os_error_text, reason_message, word
+from station.messages import text as tr  # `text` is a common argument name here
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,24 +41,41 @@ class StationGroup(click.Group):
         except (StationError, DeviceError) as error:
             click.echo(f"gate-station: {error}", err=True)
             ctx.exit(1)
+        except OverflowError:  # a date arithmetic beyond year 1..9999 that slipped through
+            click.echo("gate-station: that date or time is beyond the calendar (years "
+                       "1–9999)", err=True)
+            ctx.exit(2)
+
+
+CONFIG_HELP = "config file (default ./config.yaml, then /etc/gate-station/config.yaml)"
 
 
 def config_option(function: F) -> F:
-    return click.option(
-        "--config", "config_path", type=click.Path(dir_okay=False), default=None,
-        help="config file (default ./config.yaml, then /etc/gate-station/config.yaml)",
-    )(function)
+    return click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                        default=None, help=CONFIG_HELP)(function)
+
+
+def chosen_config_path(path: str | None) -> str | None:
+    """The command's `--config`, else the one given before the command's name."""
+    context = click.get_current_context(silent=True)
+    before = context.find_root().params.get("config_path") if context else None
+    if path is not None and before is not None and Path(path) != Path(before):
+        raise click.UsageError(f"--config given twice: {before} and {path}")
+    return path if path is not None else before
 
 
 def load_config(path: str | None) -> Config:
+    path = chosen_config_path(path)
     if path is not None and not Path(path).is_file():
-        raise ConfigError([f"{path}: no such config file"])
+        raise ConfigError([f"{Path(path).absolute()}: no such config file"])
     return config_module.load(path)
 
 
 @click.group(cls=StationGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gate-station")
-def main() -> None:
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help=CONFIG_HELP + "; may also follow the command's name")
+def main(config_path: str | None) -> None:
     """Factory-gate health check station: health code + temperature → gate."""
 
 
@@ -63,13 +83,16 @@ def main() -> None:
 @config_option
 def check_config(config_path: str | None) -> None:
     """Validate config.yaml; print every problem as FILE:KEY: what is wrong (exit 2)."""
-    found = config_module.find_config(config_path)
     config = load_config(config_path)
-    source = found or "(defaults)"
+    found = config_module.find_config(chosen_config_path(config_path))
+    locale = config.station.locale
+    if found is None:
+        click.echo(tr("cli.check_ok", locale, path=tr("cli.check_defaults", locale)))
+        return
+    config_module.check_files(config, str(found.absolute()))
     if config.town.url and not config.town.bundle_keys:
-        click.echo(f"{source}:town.bundle_keys: warning: no bundle key is pinned: bundles "
-                   "received from the town are NOT applied", err=True)
-    click.echo(f"{source}: ok")
+        click.echo(tr("cli.no_bundle_keys", locale, source=found.absolute()), err=True)
+    click.echo(tr("cli.check_ok", locale, path=found.absolute()))
 
 
 @main.command()
@@ -77,15 +100,22 @@ def check_config(config_path: str | None) -> None:
 @click.option("--relay", is_flag=True, help="also click the gate relay")
 def selftest(config_path: str | None, relay: bool) -> None:
     """Exercise every configured device once and print a table of results."""
+    from station.present import display_width, pad_display
     from station.selftest import run_selftest
 
-    checks = run_selftest(load_config(config_path), relay=relay)
-    width = max(len(c.device) for c in checks)
+    config = load_config(config_path)
+    locale = config.station.locale
+    checks = run_selftest(config, relay=relay)
+    marks = {True: tr("selftest.ok", locale), False: tr("selftest.fail", locale)}
+    mark_width = max(display_width(m) for m in marks.values())
+    width = max(display_width(c.label(locale)) for c in checks)
+    check_width = max(display_width(c.check_label(locale)) for c in checks)
     for check in checks:
-        mark = "ok  " if check.ok else "FAIL"
-        click.echo(f"{mark}  {check.device:<{width}}  {check.check:<10}  {check.detail}")
+        click.echo(f"{pad_display(marks[check.ok], mark_width)}  "
+                   f"{pad_display(check.label(locale), width)}  "
+                   f"{pad_display(check.check_label(locale), check_width)}  {check.detail}")
     failed = sum(not c.ok for c in checks)
-    click.echo(f"{len(checks) - failed} passed, {failed} failed")
+    click.echo(tr("selftest.summary", locale, passed=len(checks) - failed, failed=failed))
     if failed:
         sys.exit(1)
 
@@ -95,11 +125,16 @@ def selftest(config_path: str | None, relay: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per file")
 def decode(config_path: str | None, files: tuple[str, ...], as_json: bool) -> None:
-    """Decode QR codes in image files with the station's decoder chain."""
+    """Decode QR codes in image files with the station's decoder chain.
+
+    Exit status: 0 when every file held a code, 1 when some file held none, 2 when some
+    file could not be read as an image."""
     from drivers.decoders import DecoderChain, read_image
 
-    chain = DecoderChain(load_config(config_path).scanner.decoders)
-    unreadable = 0
+    config = load_config(config_path)
+    locale = config.station.locale
+    chain = DecoderChain(config.scanner.decoders)
+    unreadable = empty = 0
     for name in files:
         start = time.perf_counter()
         try:
@@ -109,7 +144,7 @@ def decode(config_path: str | None, files: tuple[str, ...], as_json: bool) -> No
             if as_json:
                 click.echo(json.dumps({"file": name, "error": str(error)}, ensure_ascii=False))
             else:
-                click.echo(f"{name}: error: {error}", err=True)
+                click.echo(tr("cli.decode_error", locale, file=name, error=error), err=True)
             continue
         elapsed_ms = round((time.perf_counter() - start) * 1000, 2)
         if as_json:
@@ -119,33 +154,36 @@ def decode(config_path: str | None, files: tuple[str, ...], as_json: bool) -> No
             for text in texts:
                 click.echo(f"{name}: {text}")
         else:
-            click.echo(f"{name}: (no code found)")
+            click.echo(tr("cli.no_code_found", locale, file=name), err=True)
+        if not texts:
+            empty += 1
     if unreadable:
         sys.exit(2)
+    if empty:
+        sys.exit(1)
 
 
 def format_claims(claims: Any, locale: Locale) -> list[tuple[str, str]]:
-    from station.clock import CST
+    from station.timeparse import cst_text
 
     def when(seconds: int) -> str:
-        return dt.datetime.fromtimestamp(seconds, CST).isoformat(sep=" ")
+        shown = cst_text(seconds)
+        return shown if shown is not None else tr("cli.beyond_calendar", locale,
+                                                    seconds=seconds)
 
-    zh = locale == "zh_CN"
     rows = [
-        ("签发机构" if zh else "issuer", claims.iss),
-        ("人员编号" if zh else "subject", claims.sub),
-        ("姓名" if zh else "name", claims.name or "—"),
-        ("健康码" if zh else "color", word(claims.color.word, locale)),
-        ("签发时间" if zh else "issued", when(claims.iat)),
-        ("有效期至" if zh else "expires", when(claims.exp)),
-        ("最近核酸阴性" if zh else "latest negative NAT",
-         claims.nat.isoformat() if claims.nat else "—"),
-        ("返回" if zh else "returned",
-         f"{claims.ret.date.isoformat()} ({word(claims.ret.origin.word, locale)})"
-         if claims.ret else "—"),
-        ("单位" if zh else "employer", claims.org or "—"),
+        ("issuer", claims.iss),
+        ("subject", claims.sub),
+        ("name", claims.name or "—"),
+        ("color", word(claims.color.word, locale)),
+        ("issued", when(claims.iat)),
+        ("expires", when(claims.exp)),
+        ("nat", claims.nat.isoformat() if claims.nat else "—"),
+        ("returned", tr("claims.returned_value", locale, date=claims.ret.date.isoformat(),
+                          origin=word(claims.ret.origin.word, locale)) if claims.ret else "—"),
+        ("employer", claims.org or "—"),
     ]
-    return rows
+    return [(tr(f"claims.{key}", locale), value) for key, value in rows]
 
 
 @main.command("verify-code")
@@ -170,18 +208,20 @@ def verify_code(config_path: str | None, text: str | None, image: str | None,
     if image is not None:
         texts = DecoderChain(config.scanner.decoders).decode(read_image(image))
         if not texts:
-            raise StationError(f"{image}: no QR code found")
+            raise StationError(tr("cli.no_qr_in_image", locale, file=image))
         text = texts[0]
     from station.bundle import apply_rules, load_bundle
 
-    bundle = load_bundle(Path(config.bundle.path))
+    # --trust checks a code against a given list with config.yaml's rules; otherwise the
+    # bundle's trust list and rules apply, as at the gate
+    bundle = None if trust_path is not None else load_bundle(Path(config.bundle.path))
     policy = apply_rules(config.policy, bundle.rules) if bundle else config.policy
     if trust_path is not None:
         trust = load_trust_file(Path(trust_path))
     else:
         if bundle is None:
-            click.echo(f"gate-station: note: no bundle at {config.bundle.path} yet; trusting "
-                       "no key", err=True)
+            click.echo("gate-station: " + tr("cli.no_bundle", locale,
+                                               path=config.bundle.path), err=True)
         trust = bundle.trust if bundle else TrustList()
     try:
         now = parse_instant(at) if at else dt.datetime.now(dt.UTC)
@@ -191,10 +231,16 @@ def verify_code(config_path: str | None, text: str | None, image: str | None,
         claims = verify(text, trust, now, skew=policy.skew_s,
                         max_lifetime_s=policy.max_code_lifetime_h * 3600)
     except CodeError as error:
-        label = "无效" if locale == "zh_CN" else "invalid"
-        click.echo(f"{label}: {error.reason} — {reason_message(error.reason, locale)}")
-        if error.detail:
-            click.echo(f"  ({error.detail})")
+        click.echo(tr("cli.invalid_code", locale, reason=error.reason,
+                        message=reason_message(error.reason, locale)))
+        if error.revocation is not None:
+            from station.timeparse import cst_text
+
+            subject, before = error.revocation
+            click.echo("  " + tr("trust.revoked_before", locale, sub=subject,
+                                   before=cst_text(before) or before))
+        elif error.detail:  # the verifier's technical detail, quoted as it gave it
+            click.echo(f"  [{error.detail}]")
         sys.exit(1)
     from station.present import display_width, pad_display
 
@@ -225,20 +271,27 @@ def run(config_path: str | None, verbose: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per record")
 @click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False),
               help="ledger to write (default: a temporary one, removed afterwards; "
-                   "never the configured ledger)")
+                   "never the configured ledger, nor one a simulation did not make)")
+@click.option("-v", "--verbose", is_flag=True,
+              help="also show the gate's own log (the records already show every fault)")
 def simulate(config_path: str | None, scenario_path: str, as_json: bool,
-             ledger_path: str | None) -> None:
+             ledger_path: str | None, verbose: bool) -> None:
     """Run a scenario through the real gate loop on fake hardware and a virtual clock."""
     import logging
     import tempfile
 
     from station.present import record_json, table_header, table_row
     from station.scenario import ScenarioError, load_scenario
+    from station.simulate import check_simulation_ledger
     from station.simulate import simulate as run_simulation
 
     config = load_config(config_path)
+    if ledger_path:
+        check_simulation_ledger(Path(ledger_path), config)
     locale = config.station.locale
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    # the gate's log is for the daemon's journal; here every fault is already a record
+    logging.basicConfig(level=logging.INFO if verbose else logging.CRITICAL,
+                        format="%(levelname)s %(message)s")
     try:
         scenario, times = load_scenario(scenario_path)
     except ScenarioError as error:
@@ -263,8 +316,9 @@ def simulate(config_path: str | None, scenario_path: str, as_json: bool,
             click.echo(str(error), err=True)
             sys.exit(2)
         ledger.close()
-    click.echo(f"{len(scenario.events)} events: {counts['admit']} admitted, "
-               f"{counts['deny']} denied" + (f"; ledger {ledger_path}" if ledger_path else ""),
+    click.echo(tr("cli.simulate_summary", locale, events=len(scenario.events),
+                    admitted=counts["admit"], denied=counts["deny"])
+               + (tr("cli.simulate_ledger", locale, path=ledger_path) if ledger_path else ""),
                err=True)
 
 
@@ -310,17 +364,16 @@ def log_command(config_path: str | None, ledger_path: str | None, day: str | Non
                 since: str | None, until: str | None, denied: bool, fever: bool,
                 subject: str | None, fmt: str) -> None:
     """The ledger's records, filtered (CSV opens in Excel; JSON one object per line)."""
-    from station.clock import CST
     from station.present import record_json, records_csv, table_header, table_row
     from station.reports import log_records
-    from station.timeparse import parse_instant
+    from station.timeparse import cst_iso, parse_instant
 
     config = load_config(config_path)
     if day is not None and (since or until):
         raise click.UsageError("give --date, or --from/--to, not both")
     try:
-        since_text = parse_instant(since).astimezone(CST).isoformat() if since else None
-        until_text = parse_instant(until).astimezone(CST).isoformat() if until else None
+        since_text = cst_iso(parse_instant(since)) if since else None
+        until_text = cst_iso(parse_instant(until)) if until else None
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     with open_ledger(config, ledger_path) as ledger:
@@ -338,9 +391,24 @@ def log_command(config_path: str | None, ledger_path: str | None, day: str | Non
                 click.echo(table_row(record, config.station.locale))
 
 
+def write_export(path: str, content: str, locale: Locale) -> None:
+    """Write an export file (CSV for Excel); one line naming the file if it cannot be."""
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as out:
+            out.write(content)
+    except OSError as error:
+        raise StationError(tr("cli.cannot_write", locale, path=Path(path).absolute(),
+                              error=os_error_text(error, locale))) from None
+    click.echo(tr("cli.wrote", locale, path=path), err=True)
+
+
 @main.group()
-def report() -> None:
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help=CONFIG_HELP, hidden=True)
+def report(config_path: str | None) -> None:
     """Reports for the enterprise safety officer."""
+    if config_path is not None:  # `report --config X daily`: hand it to the root
+        click.get_current_context().find_root().params["config_path"] = config_path
 
 
 @report.command("daily")
@@ -348,46 +416,62 @@ def report() -> None:
 @ledger_option
 @click.option("--date", "day", help="the CST calendar day (default: today)")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
-              help="also write the register as CSV (UTF-8 with BOM, opens in Excel)")
+              help="also write the register as CSV (UTF-8 with BOM, opens in Excel): "
+                   "everyone's first entry, denials without an identity, fever alarms")
+@click.option("--json", "as_json", is_flag=True, help="print the report as one JSON document")
 def report_daily(config_path: str | None, ledger_path: str | None, day: str | None,
-                 csv_path: str | None) -> None:
+                 csv_path: str | None, as_json: bool) -> None:
     """The daily entry register (体温登记表): people, totals, fever alarms, tests due."""
-    from station.present import daily_csv, daily_text
+    import io
+
+    from station.present import daily_csv, daily_json, daily_text
     from station.reports import daily_report
 
     config = load_config(config_path)
+    locale = config.station.locale
     with open_ledger(config, ledger_path) as ledger:
         result = daily_report(ledger, parse_day(day, "--date"), config.policy)
-    click.echo(daily_text(result, config.station.enterprise or config.station.id,
-                          config.station.locale))
     if csv_path:
-        with open(csv_path, "w", encoding="utf-8", newline="") as out:
-            daily_csv(result, out)
-        click.echo(f"wrote {csv_path}", err=True)
+        buffer = io.StringIO()
+        daily_csv(result, buffer, locale)
+        write_export(csv_path, buffer.getvalue(), locale)
+    if as_json:
+        click.echo(json.dumps(daily_json(result), ensure_ascii=False))
+    else:
+        click.echo(daily_text(result, config.station.enterprise or config.station.id, locale))
 
 
 @main.command("stats")
 @config_option
 @ledger_option
 @click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True)
-@click.option("--until", "until_day", help="last day (default: today)")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--until", "until_day", help="last day, YYYY-MM-DD (default: today)")
+@click.option("--json", "as_json", is_flag=True, help="print the statistics as JSON")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
+              help="also write entries per day as CSV (UTF-8 with BOM, opens in Excel)")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              help="same as --json when json")
 def stats_command(config_path: str | None, ledger_path: str | None, days: int,
-                  until_day: str | None, fmt: str) -> None:
+                  until_day: str | None, as_json: bool, csv_path: str | None,
+                  fmt: str) -> None:
     """Entries per day and per hour, denials by reason."""
-    from station.present import stats_text
+    import io
+
+    from station.present import stats_csv, stats_json, stats_text
     from station.reports import stats
 
     config = load_config(config_path)
+    locale = config.station.locale
     with open_ledger(config, ledger_path) as ledger:
         result = stats(ledger, parse_day(until_day, "--until"), days)
-    if fmt == "json":
-        click.echo(json.dumps({"first_day": str(result.first_day),
-                               "last_day": str(result.last_day), "per_day": result.per_day,
-                               "per_hour": result.per_hour, "denials": result.denials},
-                              ensure_ascii=False))
+    if csv_path:
+        buffer = io.StringIO()
+        stats_csv(result, buffer, locale)
+        write_export(csv_path, buffer.getvalue(), locale)
+    if as_json or fmt == "json":
+        click.echo(json.dumps(stats_json(result), ensure_ascii=False))
     else:
-        click.echo(stats_text(result, config.station.locale))
+        click.echo(stats_text(result, locale))
 
 
 @main.command()
@@ -399,7 +483,11 @@ def stats_command(config_path: str | None, ledger_path: str | None, days: int,
 @click.option("--insecure-token-file", is_flag=True,
               help="use a token file that other users can read (refused otherwise)")
 @click.option("-v", "--verbose", is_flag=True)
-def sync(config_path: str | None, once: bool, insecure_token_file: bool, verbose: bool) -> None:
+@click.option("--allow-simulated", is_flag=True,
+              help="push a ledger made by `simulate`, marked as simulated (the town keeps "
+                   "such records apart from real ones)")
+def sync(config_path: str | None, once: bool, insecure_token_file: bool, verbose: bool,
+         allow_simulated: bool) -> None:
     """Push the ledger to the town and pull its bundle (gate-sync.service runs this)."""
     import logging
 
@@ -410,7 +498,7 @@ def sync(config_path: str | None, once: bool, insecure_token_file: bool, verbose
     for noisy in ("httpx", "httpcore"):  # one line per request and per socket event: noise
         logging.getLogger(noisy).setLevel(logging.WARNING)
     sys.exit(run_sync(load_config(config_path), once=once,
-                      insecure_token_file=insecure_token_file,
+                      insecure_token_file=insecure_token_file, allow_simulated=allow_simulated,
                       report=lambda line: click.echo(line, err=True)))
 
 
@@ -420,9 +508,10 @@ def relay_off(config_path: str | None) -> None:
     """Force the gate relay off (systemd's ExecStopPost runs this after any exit)."""
     from station import hardware
 
-    outputs = hardware.build_outputs(load_config(config_path), hardware.Fakes())
+    config = load_config(config_path)
+    outputs = hardware.build_outputs(config, hardware.Fakes())
     outputs.close()
-    click.echo("relay off")
+    click.echo(tr("cli.relay_off", config.station.locale))
 
 
 if __name__ == "__main__":

@@ -51,10 +51,12 @@ REASONS: tuple[Reason, ...] = (
 class CodeError(StationError):
     """A code failed verification; `reason` is one of the spec's reason codes."""
 
-    def __init__(self, reason: Reason, detail: str = "") -> None:
+    def __init__(self, reason: Reason, detail: str = "", *,
+                 revocation: tuple[str, int] | None = None) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason: Reason = reason
         self.detail = detail
+        self.revocation = revocation  # (subject, revoked-before epoch seconds) for `revoked`
 
 
 class Color(IntEnum):
@@ -317,7 +319,11 @@ def _verify(text: Any, trust: TrustList, now: dt.datetime | float, skew: int,
         raise CodeError("expired", "past its expiry")
     before = trust.revoked_before(claims.sub)
     if before is not None and before > claims.iat:
-        raise CodeError("revoked", f"codes for {claims.sub} issued before {before} are revoked")
+        from station.timeparse import cst_text
+
+        raise CodeError("revoked", f"codes for {claims.sub} issued before "
+                                   f"{cst_text(before) or before} are revoked",
+                        revocation=(claims.sub, before))
     return claims
 
 

@@ -4,8 +4,14 @@ Unknown keys and wrong types are errors. Every problem is reported as
 `FILE:KEY: what is wrong` (ConfigError.problems), never a traceback.
 
 Lookup order for the file: `--config PATH`, else `./config.yaml`, else
-`/etc/gate-station/config.yaml`. The environment variable GATE_STATION_DRIVERS=fake (or
-`drivers: fake` in the file) selects every fake driver.
+`/etc/gate-station/config.yaml`. Relative paths in the file (`ledger.path`, `bundle.path`,
+`town.token_file`) are taken from the config file's own folder, not the current directory,
+and are absolute once loaded, so every message names the file exactly.
+
+The environment variable GATE_STATION_DRIVERS overrides `drivers:`. It accepts exactly `fake`
+or `real`, lowercase like every value in config.yaml; anything else (`FAKE`, an empty value)
+is refused with a one-line ConfigError rather than quietly meaning "real" — on a Pi that
+would click the real relay. Unset, `drivers:` decides.
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from drivers.camera import CaptureSettings
@@ -24,6 +29,7 @@ from station.bundle_keys import pinned_keys
 from station.errors import ConfigError
 from station.ids import STATION_ID_RULE, is_station_id
 from station.problems import problems
+from station.yamlfile import YamlError, load_yaml_file
 
 DEFAULT_PATHS = (Path("config.yaml"), Path("/etc/gate-station/config.yaml"))
 DRIVERS_ENV = "GATE_STATION_DRIVERS"
@@ -345,7 +351,34 @@ class Config(Section):
         own = getattr(self, device).driver
         if own is not None:
             return bool(own == "fake")
-        return os.environ.get(DRIVERS_ENV, self.drivers) == "fake"
+        return (drivers_from_env() or self.drivers) == "fake"
+
+    def with_paths_from(self, folder: Path) -> Config:
+        """This config with its relative file paths taken from `folder` (made absolute)."""
+        def absolute(value: str) -> str:
+            return str(Path(os.path.abspath(folder / Path(value).expanduser())))
+
+        town = self.town
+        return self.model_copy(update={
+            "ledger": self.ledger.model_copy(update={"path": absolute(self.ledger.path)}),
+            "bundle": self.bundle.model_copy(update={"path": absolute(self.bundle.path)}),
+            "town": town.model_copy(update={
+                "token_file": absolute(town.token_file) if town.token_file else None}),
+        })
+
+
+def drivers_from_env() -> Literal["real", "fake"] | None:
+    """GATE_STATION_DRIVERS: None when unset, else exactly `fake` or `real` (ConfigError for
+    any other value, the empty one included)."""
+    value = os.environ.get(DRIVERS_ENV)
+    if value is None:
+        return None
+    if value == "fake":
+        return "fake"
+    if value == "real":
+        return "real"
+    raise ConfigError([f"{DRIVERS_ENV}={value!r}: must be exactly fake or real (lowercase); "
+                       f"unset it to use `drivers:` from config.yaml"])
 
 
 def validate(data: Any, source: str) -> Config:
@@ -375,20 +408,23 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
 
     With no file anywhere, the defaults apply (on fakes if GATE_STATION_DRIVERS=fake).
     """
+    drivers_from_env()  # a bad GATE_STATION_DRIVERS is refused before anything runs
     found = find_config(path)
     if found is None:
         return validate({}, "(defaults)")
+    found = Path(os.path.abspath(found))
     try:
-        text = found.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError([f"{found}: cannot read: {error.strerror or error}"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([f"{found}: not UTF-8 text"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError([f"{found}{where}: not valid YAML: {problem}"]) from None
-    return validate(data, str(found))
+        data = load_yaml_file(found)
+    except YamlError as error:
+        raise ConfigError([str(error)]) from None
+    return validate(data, str(found)).with_paths_from(found.parent)
+
+
+def check_files(config: Config, source: str) -> None:
+    """Files the config names that must already exist (`check-config` asks; ConfigError naming
+    the key). The ledger and bundle are made by the station itself; the token file is not. The
+    gate itself runs without one (it needs no town), so loading does not insist."""
+    token = config.town.token_file
+    if token is not None and not Path(token).is_file():
+        raise ConfigError([f"{source}:town.token_file: {token}: no such file (the town "
+                           "issues the token with `town-server stations add`)"])

@@ -6,7 +6,9 @@ loop, selftest and simulate take what it builds.
 
 from __future__ import annotations
 
+import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,9 @@ from drivers.protocols import Scanner
 from drivers.serial_scanner import SerialScanner, open_serial_port
 from station.config import Config
 from station.errors import OutputError
+from station.messages import text
+
+log = logging.getLogger("gate-station.hardware")
 
 
 @dataclass
@@ -146,4 +151,30 @@ def pin_factory(config: Config, fakes: Fakes) -> Any:
 
 
 def build_outputs(config: Config, fakes: Fakes) -> GateOutputs:
-    return GateOutputs(output_pins(config), pin_factory=pin_factory(config, fakes))
+    """The gate's outputs on the configured pin factory.
+
+    With no factory named, gpiozero tries lgpio, rpigpio, pigpio and native in turn and warns
+    (`PinFactoryFallback`, several raw lines) for each that fails. Those warnings never reach
+    the terminal: a factory that worked after fallbacks is logged at debug level; when none
+    works, one OutputError line names what each attempt said."""
+    from gpiozero.exc import PinFactoryFallback
+
+    factory = pin_factory(config, fakes)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PinFactoryFallback)
+        try:
+            outputs = GateOutputs(output_pins(config), pin_factory=factory)
+        except OutputError as error:
+            tried = [str(w.message) for w in caught if issubclass(w.category, PinFactoryFallback)]
+            if not tried:
+                raise
+            raise OutputError(text("hw.no_pin_factory", config.station.locale,
+                                   tried="; ".join(t.removeprefix("Falling back from ")
+                                                   for t in tried))) from error
+    for warning in caught:
+        if issubclass(warning.category, PinFactoryFallback):
+            log.debug("%s", warning.message)
+        else:  # not ours to judge: pass it on as it came
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+    return outputs

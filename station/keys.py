@@ -67,4 +67,16 @@ def write_qr_png(text: str, path: Path, scale: int = 8) -> None:
 
     mode = "alphanumeric" if text.startswith("THP1:") else None
     code = segno.make(text, error="m", mode=mode, micro=False, boost_error=False)
-    code.save(str(path), scale=scale, border=4)
+    try:
+        code.save(str(path), scale=scale, border=4)
+    except OSError as error:  # a missing or read-only folder: one line, not a traceback
+        raise StationError(f"{path.absolute()}: cannot write: {error.strerror or error}"
+                           ) from None
+
+
+def kid_text(kid: bytes) -> str:
+    """A key id as people see it: hex (as in key file names and errors), with the base64
+    spelling the JSON trust lists use beside it."""
+    import base64
+
+    return f"{kid.hex()} (JSON kid {base64.b64encode(kid).decode()})"

@@ -15,6 +15,11 @@ record a `seq` (INTEGER PRIMARY KEY AUTOINCREMENT: 1, 2, 3 … never reused, eve
 Readers (`Ledger.open_readonly`) use a read-only connection: in WAL mode they never block
 the daemon's writes, and they cannot change anything.
 
+A ledger written by `gate-station simulate` carries `simulated` in its meta table, set in
+the transaction that creates the file (`Ledger(path, simulated=True)`): its records are made
+up, so the sync client refuses to push it (sync.md, Administration) and simulate refuses to
+write into any ledger without the mark.
+
 Failure modes: any SQLite or OS error while writing raises LedgerError; the caller (the gate)
 must then admit nobody. A file that is not a ledger, or is newer than this code, raises
 LedgerError naming the file.
@@ -299,9 +304,14 @@ class Record:
 class Ledger:
     """The ledger file. Open with `Ledger(path)` to write, `Ledger.open_readonly` to read."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False,
+                 simulated: bool = False) -> None:
+        """Open (a writer creates it if missing) the ledger at `path`. With `simulated`, a new
+        file is marked as a simulation's, and an existing file without the mark is refused
+        (LedgerError): a simulation never writes into a real ledger."""
         self.path = Path(path)
         self.readonly = readonly
+        self._creating_simulated = simulated
         try:
             self._conn = sqlite.connect(self.path, readonly=readonly)
             if readonly:
@@ -309,8 +319,13 @@ class Ledger:
             else:
                 self._migrate()
             self.epoch = self._meta("epoch")
+            self.is_simulated = self._optional_meta("simulated") is not None
         except (sqlite3.Error, OSError) as error:
             raise LedgerError(f"{self.path}: cannot open the ledger: {error}") from None
+        if simulated and not self.is_simulated:
+            self._conn.close()
+            raise LedgerError(f"{self.path}: a ledger not made by `gate-station simulate`: a "
+                              "simulation never writes into it")
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> Ledger:
@@ -341,15 +356,31 @@ class Ledger:
                         if statement.strip():
                             conn.execute(statement)
                 if number == 0:
+                    created = dt.datetime.now(dt.UTC).isoformat()
                     conn.execute("INSERT INTO meta VALUES ('epoch', ?), ('created', ?)",
-                                 (str(uuid.uuid4()), dt.datetime.now(dt.UTC).isoformat()))
+                                 (str(uuid.uuid4()), created))
+                    if self._creating_simulated:  # in the creating transaction: no unmarked
+                        conn.execute(             # moment for a kill -9 to leave behind
+                            "INSERT INTO meta VALUES ('simulated', ?)", (created,))
                 conn.execute(f"PRAGMA user_version = {number + 1}")
 
     def _meta(self, key: str) -> str:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        if row is None:
+        value = self._optional_meta(key)
+        if value is None:
             raise LedgerError(f"{self.path}: ledger has no {key}")
-        return str(row[0])
+        return value
+
+    def _optional_meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def mark_simulated(self) -> None:
+        """Mark this ledger as made by a simulation (its records are not real people); the
+        mark is never removed. Idempotent."""
+        self._transaction(lambda conn: conn.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('simulated', ?)",
+            (dt.datetime.now(dt.UTC).isoformat(),)))
+        self.is_simulated = True
 
     # -- writing ----------------------------------------------------------------------------
 

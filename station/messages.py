@@ -54,6 +54,154 @@ WORDS: dict[str, tuple[str, str]] = {
 # Keys are dotted by where they are used (`cli.…`, `console.…`, `report.…`); values are
 # str.format templates in (Chinese, English).
 TEXTS: dict[str, tuple[str, str]] = {
+    # words used across commands
+    "word.unit_c": ("°C", "°C"),
+    "word.none": ("—", "—"),
+    "device.thermometer": ("测温仪", "thermometer"),
+    "device.camera": ("摄像头", "camera"),
+    "device.scanner": ("扫码器", "scanner"),
+    "device.ledger": ("台账", "ledger"),
+    "device.green_led": ("绿灯", "green LED"),
+    "device.red_led": ("红灯", "red LED"),
+    "device.buzzer": ("蜂鸣器", "buzzer"),
+    "device.relay": ("闸门继电器", "relay"),
+    "device.outputs": ("输出设备", "outputs"),
+    "device.serial": ("串口扫码器", "serial scanner"),
+    "device.bundle": ("数据包", "bundle"),
+    "device.sync": ("同步", "sync"),
+    "kind.entry": ("入厂", "entry"),
+    "kind.exit": ("出厂", "exit"),
+    "kind.fault": ("故障", "fault"),
+    "kind.alarm": ("告警", "alarm"),
+    "list.separator": ("；", "; "),
+    # what a record's detail means (the ledger keeps the stable text; people read these)
+    "record.fever_alarm": ("发热 {temperature} °C", "fever {temperature} °C"),
+    "record.fever_alarm_plain": ("发热", "fever"),
+    "record.device_fault": ("{device}故障 [{detail}]", "{device} fault [{detail}]"),
+    "record.device_recovered": ("{device}已恢复", "{device}: recovered"),
+    "record.ledger_recovered": (
+        "台账已恢复：{since} 起无法写入；期间未登记而拒绝入厂 {count} 人",
+        "ledger recovered: it could not be written from {since}; {count} people turned away "
+        "unrecorded"),
+    # record tables (log, simulate) and the register
+    "table.seq": ("序号", "seq"),
+    "table.time": ("时间", "time"),
+    "table.kind": ("类型", "kind"),
+    "table.subject": ("人员", "subject"),
+    "table.name": ("姓名", "name"),
+    "table.code": ("健康码", "code"),
+    "table.decision": ("结果", "decision"),
+    "table.reasons": ("原因", "reasons"),
+    "table.first_entry": ("首次入厂", "first entry"),
+    "table.entries": ("次数", "n"),
+    "table.org": ("单位", "employer"),
+    "table.day": ("日期", "day"),
+    "table.hour": ("时段", "hour"),
+    "table.admitted": ("准入", "admitted"),
+    "table.denied": ("拒绝", "denied"),
+    "table.fevers": ("发热", "fevers"),
+    "table.count": ("次数", "count"),
+    "table.reason_code": ("原因代码", "reason code"),
+    "table.ambient": ("环境温度", "ambient °C"),
+    "table.direction": ("方向", "direction"),
+    "table.nat": ("最近核酸", "latest NAT"),
+    "table.returned": ("返回日期", "returned"),
+    "table.origin": ("返回类别", "origin"),
+    "table.clock_synced": ("时钟已同步", "clock synced"),
+    "table.detail": ("说明", "detail"),
+    "table.temperature": ("体温°C", "°C"),
+    "report.title": ("{enterprise} 入厂体温登记表  {day}",
+                     "{enterprise} daily entry register  {day}"),
+    "report.totals": (
+        "人数 {people}；准入 {admitted} 次，拒绝 {denied} 次，出厂 {exits} 次，"
+        "发热告警 {alarms} 次",
+        "people {people}; admitted {admitted}, denied {denied}, exits {exits}, "
+        "fever alarms {alarms}"),
+    "report.unidentified": ("未识别身份的拒绝 {count} 次", "denied without an identity: {count}"),
+    "report.alarms": ("发热告警（最新在前）", "fever alarms (newest first)"),
+    "report.due": ("今明两天应做第7/14天核酸检测的返岗人员",
+                   "returning workers whose day-7/day-14 test is due today or tomorrow"),
+    "report.due_row": ("{subject}  {name}  返回 {returned}（{origin}）  第{day}天 {due}  "
+                       "最近核酸 {nat}  {state}",
+                       "{subject}  {name}  returned {returned} ({origin})  day {day} {due}  "
+                       "latest NAT {nat}  {state}"),
+    "report.done": ("已检测", "done"),
+    "report.not_yet": ("未检测", "not yet"),
+    "report.row_unidentified": ("未识别身份", "no identity"),
+    "report.row_alarm": ("发热告警", "fever alarm"),
+    "stats.title": ("统计 {first} 至 {last}", "statistics {first} to {last}"),
+    "stats.by_reason": ("拒绝原因", "denials by reason"),
+    "stats.empty": ("（此期间台账中没有入厂记录）", "(no entries in the ledger for these days)"),
+    # command-line messages
+    "cli.wrote": ("已写入 {path}", "wrote {path}"),
+    "cli.no_code_found": ("{file}：未找到二维码", "{file}: no code found"),
+    "cli.decode_error": ("{file}：错误：{error}", "{file}: error: {error}"),
+    "cli.check_ok": ("{path}：配置正确", "{path}: ok"),
+    "cli.no_bundle_keys": (
+        "{source}:town.bundle_keys：警告：未固定数据包公钥，从镇上收到的数据包不会被采用",
+        "{source}:town.bundle_keys: warning: no bundle key is pinned: bundles received from "
+        "the town are NOT applied"),
+    "cli.check_defaults": ("（未找到配置文件，使用默认值）", "(no config file: defaults)"),
+    "cli.invalid_code": ("无效：{reason} — {message}", "invalid: {reason} — {message}"),
+    "cli.no_bundle": ("注意：{path} 处还没有数据包，不信任任何签发密钥",
+                      "note: no bundle at {path} yet; trusting no key"),
+    "cli.no_qr_in_image": ("{file}：未找到二维码", "{file}: no QR code found"),
+    "cli.relay_off": ("继电器已断开", "relay off"),
+    "cli.simulate_summary": ("{events} 个事件：准入 {admitted} 人，拒绝 {denied} 人",
+                             "{events} events: {admitted} admitted, {denied} denied"),
+    "cli.simulate_ledger": ("；台账 {path}", "; ledger {path}"),
+    "cli.cannot_write": ("{path}：无法写入：{error}", "{path}: cannot write: {error}"),
+    "os.ENOENT": ("所在文件夹不存在", "No such file or directory"),
+    "os.ENOTDIR": ("路径中有一段不是文件夹", "Not a directory"),
+    "os.EISDIR": ("这是一个文件夹", "Is a directory"),
+    "os.EACCES": ("没有权限", "Permission denied"),
+    "os.EPERM": ("不允许此操作", "Operation not permitted"),
+    "os.EROFS": ("只读文件系统", "Read-only file system"),
+    "os.ENOSPC": ("磁盘已满", "No space left on device"),
+    "cli.beyond_calendar": ("{seconds}（超出公历范围的 Unix 秒数）",
+                            "{seconds} (Unix seconds, beyond the calendar)"),
+    "claims.issuer": ("签发机构", "issuer"),
+    "claims.subject": ("人员编号", "subject"),
+    "claims.name": ("姓名", "name"),
+    "claims.color": ("健康码", "color"),
+    "claims.issued": ("签发时间", "issued"),
+    "claims.expires": ("有效期至", "expires"),
+    "claims.nat": ("最近核酸阴性", "latest negative NAT"),
+    "claims.returned": ("返回", "returned"),
+    "claims.employer": ("单位", "employer"),
+    "claims.returned_value": ("{date}（{origin}）", "{date} ({origin})"),
+    # selftest
+    "selftest.ok": ("正常", "ok"),
+    "selftest.fail": ("失败", "FAIL"),
+    "selftest.summary": ("通过 {passed} 项，失败 {failed} 项", "{passed} passed, {failed} failed"),
+    "selftest.check.open": ("打开", "open"),
+    "selftest.check.ambient": ("环境温度", "ambient"),
+    "selftest.check.object": ("目标温度", "object"),
+    "selftest.check.emissivity": ("发射率", "emissivity"),
+    "selftest.check.camera": ("摄像头解码", "camera"),
+    "selftest.check.serial": ("串口解码", "serial"),
+    "selftest.check.on_off": ("开/关", "on/off"),
+    "selftest.check.skipped": ("已跳过", "skipped"),
+    "selftest.celsius": ("{value:.2f} °C", "{value:.2f} °C"),
+    "selftest.emissivity": ("{value:.3f}", "{value:.3f}"),
+    "selftest.emissivity_changed": ("{value:.3f}（原为 {before:.3f}；请断电重启传感器）",
+                                    "{value:.3f} (was {before:.3f}; power-cycle the sensor)"),
+    "selftest.decoded": ("测试码解码正确", "decoded the test code"),
+    "selftest.decoded_wrong": ("解码结果不对：{got!r}", "decoded {got!r}, not the test code"),
+    "selftest.read": ("读到：{got!r}", "read {got!r}"),
+    "selftest.no_code": ("设备已打开，视野中没有二维码", "device open, no code in view"),
+    "selftest.pulse": ("亮/响 {seconds:.1f} 秒后关闭", "on {seconds:.1f} s, then off"),
+    "selftest.pin_stuck": ("引脚没有跟随 开→关", "pin did not follow on → off"),
+    "selftest.relay_skipped": ("未动作（加 --relay 才测继电器）", "not clicked (use --relay)"),
+    # revocations (trust list)
+    "trust.revoked_before": ("{sub}：{before} 之前签发的码已撤销",
+                             "{sub}: codes issued before {before} are revoked"),
+    # hardware
+    "hw.no_pin_factory": (
+        "GPIO：本机没有可用的引脚驱动（{tried}）；不是树莓派？请设置 drivers: fake，"
+        "或安装 python3-lgpio",
+        "GPIO: no pin factory works here ({tried}); not a Raspberry Pi? set drivers: fake, "
+        "or install python3-lgpio"),
     # registration forms (station/registration.py): why a field was refused
     "registration.problem.required": ("必填", "required"),
     "registration.problem.not-text": ("应为文字", "must be text"),
@@ -68,7 +216,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                                    "must be an 11-digit mainland mobile number (1[3-9]…)"),
     "registration.problem.plate": (
         "不是有效的车牌号（如 渝A12345、渝AD12345、渝A1234挂）；其他车牌请勾选“其他号牌”",
-        "not a valid plate (e.g. 渝A12345, 渝AD12345, 渝A1234挂); tick “other plate” for "
+        "not a valid mainland plate: province, a letter, then 5 letters or digits (6 for a "
+        "new-energy plate, or 4 and a trailer/learner/police mark); tick “other plate” for "
         "foreign, military or temporary plates"),
     "registration.problem.id-last4": ("证件号后 4 位：数字或字母",
                                       "last 4 of the ID: digits or letters"),
@@ -99,3 +248,15 @@ def reason_message(reason: str, locale: Locale = "zh_CN") -> str:
 def word(key: str, locale: Locale = "zh_CN") -> str:
     pair = WORDS.get(key)
     return _pick(pair, locale) if pair else key
+
+
+def os_error_text(error: OSError, locale: Locale = "zh_CN") -> str:
+    """An OSError's reason for people: the common ones from the catalogue, any other as the
+    system states it."""
+    import errno
+
+    name = errno.errorcode.get(error.errno or 0, "")
+    key = f"os.{name}"
+    if key in TEXTS:
+        return text(key, locale)
+    return str(error.strerror or error)

@@ -5,18 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 from station.ledger import Record
-from station.messages import Locale, reason_message, word
+from station.messages import TEXTS, Locale, reason_message, text, word
 
 JSON_FIELDS = ("seq", "time", "kind", "direction", "subject", "name", "issuer", "org",
                "color", "nat", "returned", "origin", "temperature_c", "ambient_c", "readings",
                "decision", "reasons", "device", "detail", "clock_synced", "event_id")
-KIND_WORDS = {"entry": ("入厂", "entry"), "exit": ("出厂", "exit"), "fault": ("故障", "fault"),
-              "alarm": ("告警", "alarm")}
 
 
 def record_json(record: Record) -> str:
@@ -25,16 +24,53 @@ def record_json(record: Record) -> str:
 
 
 def _kind(kind: str, locale: Locale) -> str:
-    zh, en = KIND_WORDS.get(kind, (kind, kind))
-    return zh if locale == "zh_CN" else en
+    return text(f"kind.{kind}", locale) if f"kind.{kind}" in TEXTS else kind
 
 
 def table_header(locale: Locale) -> str:
-    if locale == "zh_CN":
-        cells = ("序号", "时间", "类型", "人员", "姓名", "健康码", "体温", "结果", "原因")
-    else:
-        cells = ("seq", "time", "kind", "subject", "name", "code", "°C", "decision", "reasons")
-    return _row(cells)
+    return _row([text(f"table.{key}", locale) for key in (
+        "seq", "time", "kind", "subject", "name", "code", "temperature", "decision",
+        "reasons")])
+
+
+DEVICE_TEXT_KEYS = {"thermometer", "camera", "scanner", "serial", "ledger", "outputs", "bundle",
+                    "sync"}
+_LEDGER_RECOVERED = re.compile(
+    r"^recovered; it could not be written from (?P<since>\S+); people turned away "
+    r"unrecorded: (?P<count>\d+)$")
+
+
+def describe_detail(record: Record, locale: Locale) -> str:
+    """A record's `detail` for people. The ledger keeps the station's stable English text
+    (it is synced as is); what people read comes from the catalogue. A device's own error
+    message is quoted in [square brackets] as the device gave it."""
+    detail = record.detail or ""
+    if record.kind == "alarm":
+        if record.temperature_c is not None:
+            return text("record.fever_alarm", locale, temperature=f"{record.temperature_c:.1f}")
+        return text("record.fever_alarm_plain", locale)
+    if record.kind != "fault" or record.device is None:
+        return detail
+    device, rest = record.device, detail.strip()
+    if device not in DEVICE_TEXT_KEYS:
+        return f"{device}: {detail}"
+    name = text(f"device.{device}", locale)
+    if rest == "recovered":
+        return text("record.device_recovered", locale, device=name)
+    outage = _LEDGER_RECOVERED.match(rest)
+    if device == "ledger" and outage:
+        return text("record.ledger_recovered", locale, since=_short_time(outage["since"]),
+                    count=outage["count"])
+    return text("record.device_fault", locale, device=name, detail=rest)
+
+
+def _short_time(iso: str) -> str:
+    return iso[:19].replace("T", " ")
+
+
+def reasons_text(reasons: Iterable[str], locale: Locale) -> str:
+    """Reason codes as the people's messages, joined the way the locale writes a list."""
+    return text("list.separator", locale).join(reason_message(r, locale) for r in reasons)
 
 
 def display_width(text: str) -> int:
@@ -47,8 +83,8 @@ def pad_display(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-RECORD_WIDTHS = (6, 19, 6, 10, 8, 6, 6, 6)
-REGISTER_WIDTHS = (10, 19, 8, 6, 6, 6, 4)
+RECORD_WIDTHS = (6, 19, 6, 10, 8, 6, 6, 8)  # each fits its header in both locales
+REGISTER_WIDTHS = (10, 19, 8, 6, 6, 8, 4)
 
 
 def _row(cells: Sequence[str], widths: Sequence[int] = RECORD_WIDTHS) -> str:
@@ -58,12 +94,10 @@ def _row(cells: Sequence[str], widths: Sequence[int] = RECORD_WIDTHS) -> str:
 
 
 def table_row(record: Record, locale: Locale) -> str:
-    reasons = "；".join(reason_message(r, locale) for r in record.reasons) if record.reasons \
-        else (record.detail or "")
+    reasons = reasons_text(record.reasons, locale) if record.reasons \
+        else describe_detail(record, locale)
     if record.kind == "alarm":
-        reasons = record.detail or reasons
-    elif record.kind == "fault":
-        reasons = f"{record.device}: {record.detail}" if record.device else reasons
+        reasons = describe_detail(record, locale)
     return _row((
         str(record.seq), record.time[:19].replace("T", " "), _kind(record.kind, locale),
         record.subject or "—", record.name or "", word(record.color, locale) if record.color
@@ -108,73 +142,125 @@ def records_csv(records: Iterable[Record]) -> str:
 
 # -- the daily register and statistics -------------------------------------------------------
 
-REGISTER_COLUMNS = ("subject", "name", "org", "first_time", "temperature_c", "color",
+REGISTER_COLUMNS = ("row", "subject", "name", "org", "first_time", "temperature_c", "color",
                     "decision", "reasons", "entries")
-
-
-def _zh(locale: Locale, zh: str, en: str) -> str:
-    return zh if locale == "zh_CN" else en
+REGISTER_HEADERS = {"row": "kind", "subject": "subject", "name": "name", "org": "org",
+                    "first_time": "first_entry", "temperature_c": "temperature",
+                    "color": "code", "decision": "decision", "reasons": "reasons",
+                    "entries": "entries"}
 
 
 def daily_text(report: Any, enterprise: str, locale: Locale) -> str:
     """The daily entry register (体温登记表) for a terminal."""
     lines = [
-        _zh(locale, f"{enterprise} 入厂体温登记表  {report.day}",
-            f"{enterprise} daily entry register  {report.day}"),
-        _zh(locale, f"人数 {len(report.people)}；准入 {report.admitted} 次，拒绝 {report.denied} "
-                    f"次，出厂 {report.exits} 次，发热告警 {len(report.alarms)} 次",
-            f"people {len(report.people)}; admitted {report.admitted}, denied {report.denied}, "
-            f"exits {report.exits}, fever alarms {len(report.alarms)}"),
+        text("report.title", locale, enterprise=enterprise, day=report.day),
+        text("report.totals", locale, people=len(report.people), admitted=report.admitted,
+             denied=report.denied, exits=report.exits, alarms=len(report.alarms)),
         "",
-        _row((_zh(locale, "人员", "subject"), _zh(locale, "首次入厂", "first entry"),
-              _zh(locale, "姓名", "name"), _zh(locale, "健康码", "code"), "°C",
-              _zh(locale, "结果", "decision"), _zh(locale, "次数", "n"),
-              _zh(locale, "原因", "reasons")), REGISTER_WIDTHS),
+        _row([text(f"table.{key}", locale) for key in (
+            "subject", "first_entry", "name", "code", "temperature", "decision", "entries",
+            "reasons")], REGISTER_WIDTHS),
     ]
     for person in report.people:
         lines.append(_row((
-            person.subject or "—", person.first_time[:19].replace("T", " "), person.name or "",
+            person.subject or "—", _short_time(person.first_time), person.name or "",
             word(person.color, locale) if person.color else "",
             f"{person.temperature_c:.1f}" if person.temperature_c is not None else "",
             word(person.decision, locale) if person.decision else "", str(person.entries),
-            "；".join(reason_message(r, locale) for r in person.reasons)), REGISTER_WIDTHS))
+            reasons_text(person.reasons, locale)), REGISTER_WIDTHS))
     if report.unidentified:
-        lines += ["", _zh(locale, f"未识别身份的拒绝 {len(report.unidentified)} 次",
-                          f"denied without an identity: {len(report.unidentified)}")]
+        lines += ["", text("report.unidentified", locale, count=len(report.unidentified))]
         lines += ["  " + table_row(r, locale) for r in report.unidentified]
-    lines += ["", _zh(locale, "发热告警（最新在前）", "fever alarms (newest first)")]
+    lines += ["", text("report.alarms", locale)]
     lines += ["  " + table_row(r, locale) for r in report.alarms] or ["  —"]
-    lines += ["", _zh(locale, "今明两天应做第7/14天核酸检测的返岗人员",
-                      "returning workers whose day-7/day-14 test is due today or tomorrow")]
+    lines += ["", text("report.due", locale)]
     for due in report.due_tests:
-        state = (_zh(locale, "已检测", "done") if due.done else _zh(locale, "未检测", "not yet"))
-        lines.append(f"  {due.subject}  {due.name or ''}  {_zh(locale, '返回', 'returned')} "
-                     f"{due.returned} ({word(due.origin or '', locale)})  "
-                     f"{_zh(locale, '第', 'day ')}{due.followup_day}{_zh(locale, '天', '')} "
-                     f"{due.due}  {_zh(locale, '最近核酸', 'latest NAT')} {due.latest_nat or '—'}"
-                     f"  {state}")
+        lines.append("  " + text(
+            "report.due_row", locale, subject=due.subject, name=due.name or "",
+            returned=due.returned, origin=word(due.origin or "", locale), day=due.followup_day,
+            due=due.due, nat=due.latest_nat or "—",
+            state=text("report.done" if due.done else "report.not_yet", locale)))
     if not report.due_tests:
         lines.append("  —")
     return "\n".join(lines)
 
 
-def daily_csv(report: Any, out: TextIO) -> None:
-    write_csv(({**person.__dict__, "reasons": list(person.reasons)} for person in report.people),
-              REGISTER_COLUMNS, out)
+def register_rows(report: Any, locale: Locale) -> list[dict[str, Any]]:
+    """The register as rows: each person's first entry, then denials without an identity,
+    then fever alarms (`row` says which), as the CSV and JSON exports carry them."""
+    rows: list[dict[str, Any]] = []
+    for person in report.people:
+        rows.append({**person.__dict__, "row": text("table.subject", locale),
+                     "reasons": list(person.reasons)})
+    for kind, records in (("report.row_unidentified", report.unidentified),
+                          ("report.row_alarm", report.alarms)):
+        for record in records:
+            rows.append({"row": text(kind, locale), "subject": record.subject,
+                         "name": record.name, "org": record.org, "first_time": record.time,
+                         "temperature_c": record.temperature_c, "color": record.color,
+                         "decision": record.decision, "reasons": list(record.reasons),
+                         "entries": 1})
+    return rows
+
+
+def daily_csv(report: Any, out: TextIO, locale: Locale = "zh_CN") -> None:
+    """The register as CSV (UTF-8 with BOM for Excel), headers in the locale's language;
+    reasons stay the stable reason codes."""
+    headers = [text(f"table.{REGISTER_HEADERS[c]}", locale) for c in REGISTER_COLUMNS]
+    write_csv(({h: row.get(c) for h, c in zip(headers, REGISTER_COLUMNS, strict=True)}
+               for row in register_rows(report, locale)), headers, out)
+
+
+def daily_json(report: Any) -> dict[str, Any]:
+    """The daily report as one JSON document (stable keys and reason codes)."""
+    return {
+        "day": report.day.isoformat(), "people": len(report.people),
+        "admitted": report.admitted, "denied": report.denied, "exits": report.exits,
+        "register": [{**p.__dict__, "reasons": list(p.reasons)} for p in report.people],
+        "unidentified": [_json_record(r) for r in report.unidentified],
+        "alarms": [_json_record(r) for r in report.alarms],
+        "due_tests": [{**d.__dict__, "done": d.done} for d in report.due_tests],
+    }
+
+
+def _json_record(record: Record) -> dict[str, Any]:
+    data = record.to_json()
+    return {key: data[key] for key in JSON_FIELDS}
+
+
+STATS_DAY_COLUMNS = ("day", "entries", "admitted", "denied", "fevers")
+STATS_HOUR_COLUMNS = ("hour", "entries", "denied")
+
+
+def stats_json(result: Any) -> dict[str, Any]:
+    return {"first_day": str(result.first_day), "last_day": str(result.last_day),
+            "per_day": result.per_day, "per_hour": result.per_hour, "denials": result.denials}
+
+
+def stats_csv(result: Any, out: TextIO, locale: Locale = "zh_CN") -> None:
+    """Entries per day as CSV (UTF-8 with BOM), headers in the locale's language."""
+    headers = [text(f"table.{c}", locale) for c in STATS_DAY_COLUMNS]
+    write_csv(({h: row.get(c) for h, c in zip(headers, STATS_DAY_COLUMNS, strict=True)}
+               for row in result.per_day), headers, out)
 
 
 def stats_text(result: Any, locale: Locale) -> str:
-    lines = [_zh(locale, f"统计 {result.first_day} — {result.last_day}",
-                 f"statistics {result.first_day} — {result.last_day}"), "",
-             _zh(locale, "日期          入厂  准入  拒绝  发热",
-                 "day          entries admit  deny fever")]
+    def header(columns: Sequence[str], widths: Sequence[int]) -> str:
+        return "  ".join(pad_display(text(f"table.{c}", locale), w)
+                         for c, w in zip(columns, widths, strict=True)).rstrip()
+
+    day_widths, hour_widths = (10, 6, 6, 6, 6), (6, 6, 6)
+    lines = [text("stats.title", locale, first=result.first_day, last=result.last_day), "",
+             header(STATS_DAY_COLUMNS, day_widths)]
     for row in result.per_day:
-        lines.append(f"{row['day']}  {row['entries']:>6} {row['admitted']:>5} {row['denied']:>5}"
-                     f" {row['fevers']:>5}")
-    lines += ["", _zh(locale, "时段  入厂  拒绝", "hour entries denied")]
+        lines.append(f"{row['day']:<10}  {row['entries']:>6}  {row['admitted']:>6}  "
+                     f"{row['denied']:>6}  {row['fevers']:>6}")
+    if not result.per_day:
+        lines.append(text("stats.empty", locale))
+    lines += ["", header(STATS_HOUR_COLUMNS, hour_widths)]
     for row in result.per_hour:
-        lines.append(f"{row['hour']}:00 {row['entries']:>6} {row['denied']:>5}")
-    lines += ["", _zh(locale, "拒绝原因", "denials by reason")]
+        lines.append(f"{row['hour'] + ':00':<6}  {row['entries']:>6}  {row['denied']:>6}")
+    lines += ["", text("stats.by_reason", locale)]
     for row in result.denials:
         lines.append(f"  {row['n']:>6}  {row['reason']}  {reason_message(row['reason'], locale)}")
     return "\n".join(lines)

@@ -87,16 +87,16 @@ def daily_report(ledger: Ledger, day: dt.date, policy: PolicySettings) -> DailyR
 def due_tests(ledger: Ledger, day: dt.date, policy: PolicySettings) -> list[DueTest]:
     """Returning workers whose day-7 or day-14 test falls due on `day` or the day after."""
     rules = policy.returning
-    earliest = day - dt.timedelta(days=rules.rules_apply_days)
-    window = {day, day + dt.timedelta(days=1)}
+    earliest = add_days(day, -rules.rules_apply_days) or dt.date.min
+    window = {d for d in (day, add_days(day, 1)) if d is not None}
     found: list[DueTest] = []
     for row in ledger.returning_workers(max(earliest, rules.window[0]), rules.window[1]):
         if row["origin"] not in rules.origins:
             continue
         returned = dt.date.fromisoformat(row["returned"])
         for followup in rules.followup_days:
-            due = returned + dt.timedelta(days=followup)
-            if due in window:
+            due = add_days(returned, followup)
+            if due is not None and due in window:
                 found.append(DueTest(row["subject"], row["name"], row["returned"],
                                      row["origin"], followup, due.isoformat(), row["nat"]))
     return found
@@ -111,7 +111,16 @@ class Stats:
     denials: list[dict[str, Any]]
 
 
+def add_days(day: dt.date, days: int) -> dt.date | None:
+    """`day` moved by `days`, or None when that leaves the calendar (years 1–9999)."""
+    try:
+        return day + dt.timedelta(days=days)
+    except OverflowError:
+        return None
+
+
 def stats(ledger: Ledger, today: dt.date, days: int) -> Stats:
-    first = today - dt.timedelta(days=days - 1)
+    """`days` days ending on `today` (fewer when the calendar begins sooner)."""
+    first = add_days(today, -(days - 1)) or dt.date.min
     return Stats(first, today, ledger.entries_per_day(first, today),
                  ledger.entries_per_hour(first, today), ledger.denial_reasons(first, today))

@@ -1,6 +1,7 @@
 """Scenario files for `gate-station simulate` (../shared/spec/scenario.md): parse and validate.
 
 A problem is reported as one line: `FILE: event N: KEY: what is wrong` (ScenarioError).
+Events are counted from 1, as a person counts them in the file: the first event is event 1.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from station.clock import CST
@@ -17,6 +17,7 @@ from station.codes import Origin
 from station.errors import StationError
 from station.problems import problems
 from station.timeparse import parse_duration
+from station.yamlfile import YamlError, load_yaml_file
 
 Device = Literal["thermometer", "camera", "ledger"]
 Reading = float | Literal["pec-error", "error-flag", "0xFFFF", "io-error"]
@@ -44,7 +45,7 @@ class CodeSpec(_Strict):
 
     sub: str
     name: str | None = None
-    color: Literal["green", "yellow", "red"] = "green"
+    color: Literal["green", "yellow", "red"]  # required: a code has a colour, none is implied
     nat: dt.date | None = None
     returned: ReturnedSpec | None = None
     iat: str = "-1h"
@@ -134,10 +135,10 @@ class Scenario(_Strict):
                     if instant.tzinfo is None:
                         instant = instant.replace(tzinfo=CST)
             except ValueError:
-                raise ScenarioError(f"{source}: event {index}: at: {text!r} is not HH:MM:SS, "
+                raise ScenarioError(f"{source}: event {index + 1}: at: {text!r} is not HH:MM:SS, "
                                     "+N s or an ISO 8601 time") from None
             if instant < previous:
-                raise ScenarioError(f"{source}: event {index}: at: {text!r} is before the "
+                raise ScenarioError(f"{source}: event {index + 1}: at: {text!r} is before the "
                                     "previous event")
             times.append(instant)
             previous = instant
@@ -148,7 +149,8 @@ def _location(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc]
     if len(parts) >= 2 and parts[0] == "events":
         rest = [p for p in parts[2:] if not p.startswith(("function-", "float", "literal", "list"))]
-        return f"event {parts[1]}" + (f": {'.'.join(rest)}" if rest else "")
+        number = int(parts[1]) + 1 if parts[1].isdigit() else parts[1]  # counted from 1
+        return f"event {number}" + (f": {'.'.join(rest)}" if rest else "")
     return ".".join(parts) or "(top level)"
 
 
@@ -156,16 +158,9 @@ def load_scenario(path: str | Path) -> tuple[Scenario, list[dt.datetime]]:
     """Parse and validate a scenario file; ScenarioError (one line) when it is not valid."""
     source = str(path)
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ScenarioError(f"{source}: cannot read: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{source}: not UTF-8 text") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise ScenarioError(f"{source}{where}: not valid YAML: "
-                            f"{getattr(error, 'problem', None) or error}") from None
+        data = load_yaml_file(path)
+    except YamlError as error:
+        raise ScenarioError(str(error)) from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario is a mapping with start and events")
     if isinstance(data.get("start"), str):
@@ -177,6 +172,8 @@ def load_scenario(path: str | Path) -> tuple[Scenario, list[dt.datetime]]:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        first = problems(error, source, separator=": ", key=_location)[0]
+        found = problems(error, source, separator=": ", key=_location)
+        # a misspelt key also makes the right one "missing": name the misspelling first
+        first = next((line for line in found if line.endswith(": unknown key")), found[0])
         raise ScenarioError(first) from None
     return scenario, scenario.event_times(source)

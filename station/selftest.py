@@ -1,7 +1,8 @@
 """`gate-station selftest`: exercise every configured device once and report each check.
 
 On real hardware a person watches the LEDs and listens for the buzzer; on fakes the pin
-states are read back, so the same command is a CI check.
+states are read back, so the same command is a CI check. Every label and result is in the
+configured locale (station/messages.py); a device's own error message is quoted as it gave it.
 """
 
 from __future__ import annotations
@@ -13,16 +14,26 @@ from dataclasses import dataclass
 from station import hardware
 from station.config import Config
 from station.errors import StationError
+from station.messages import Locale, text
 
 SELFTEST_TEXT = "GATE-STATION SELFTEST 自检"
 
 
 @dataclass(frozen=True)
 class Check:
+    """One check: `device` and `check` are catalogue keys (`device.…`, `selftest.check.…`);
+    `label`/`check_label` give them in a locale; `detail` is already in the run's locale."""
+
     device: str
     check: str
     ok: bool
     detail: str
+
+    def label(self, locale: Locale) -> str:
+        return text(f"device.{self.device}", locale)
+
+    def check_label(self, locale: Locale) -> str:
+        return text(f"selftest.check.{self.check}", locale)
 
 
 def _run(device: str, check: str, action: Callable[[], str]) -> Check:
@@ -37,6 +48,7 @@ def _run(device: str, check: str, action: Callable[[], str]) -> Check:
 def run_selftest(config: Config, *, relay: bool = False, blink_s: float = 0.3) -> list[Check]:
     fakes = hardware.Fakes()
     checks: list[Check] = []
+    locale = config.station.locale
 
     try:
         thermometer = hardware.build_thermometer(config, fakes)
@@ -46,18 +58,19 @@ def run_selftest(config: Config, *, relay: bool = False, blink_s: float = 0.3) -
         if fakes.smbus is not None:
             fakes.smbus.object_c = 36.4
         try:
-            checks.append(_run("thermometer", "ambient",
-                               lambda: f"{thermometer.ambient_temperature():.2f} °C"))
-            checks.append(_run("thermometer", "object",
-                               lambda: f"{thermometer.object_temperature():.2f} °C"))
+            checks.append(_run("thermometer", "ambient", lambda: text(
+                "selftest.celsius", locale, value=thermometer.ambient_temperature())))
+            checks.append(_run("thermometer", "object", lambda: text(
+                "selftest.celsius", locale, value=thermometer.object_temperature())))
             wanted = config.thermometer.emissivity
 
             def emissivity() -> str:
                 before = thermometer.emissivity()
                 thermometer.set_emissivity(wanted)
                 after = thermometer.emissivity()
-                return f"{after:.3f}" + ("" if abs(before - after) < 1e-4 else
-                                        f" (was {before:.3f}; power-cycle the sensor)")
+                if abs(before - after) < 1e-4:
+                    return text("selftest.emissivity", locale, value=after)
+                return text("selftest.emissivity_changed", locale, value=after, before=before)
 
             checks.append(_run("thermometer", "emissivity", emissivity))
         finally:
@@ -75,12 +88,13 @@ def run_selftest(config: Config, *, relay: bool = False, blink_s: float = 0.3) -
                 fakes.serial_port.write((SELFTEST_TEXT + "\r\n").encode())
 
             def scan() -> str:
-                text = scanner.scan(0.5)
+                got = scanner.scan(0.5)
                 if fakes.camera is None and fakes.serial_port is None:
-                    return f"read {text!r}" if text else "device open, no code in view"
-                if text != SELFTEST_TEXT:
-                    raise StationError(f"decoded {text!r}, expected {SELFTEST_TEXT!r}")
-                return f"decoded {text!r}"
+                    return (text("selftest.read", locale, got=got) if got
+                            else text("selftest.no_code", locale))
+                if got != SELFTEST_TEXT:
+                    raise StationError(text("selftest.decoded_wrong", locale, got=got))
+                return text("selftest.decoded", locale)
 
             checks.append(_run("scanner", config.scanner.type, scan))
         finally:
@@ -92,7 +106,7 @@ def run_selftest(config: Config, *, relay: bool = False, blink_s: float = 0.3) -
         checks.append(Check("outputs", "open", False, str(error)))
         return checks
     with outputs:
-        devices = [("green LED", outputs.green), ("red LED", outputs.red),
+        devices = [("green_led", outputs.green), ("red_led", outputs.red),
                    ("buzzer", outputs.buzzer)]
         if relay:
             devices.append(("relay", outputs.relay))
@@ -103,9 +117,10 @@ def run_selftest(config: Config, *, relay: bool = False, blink_s: float = 0.3) -
                 time.sleep(blink_s)
                 device.off()  # type: ignore[attr-defined]
                 if not on or device.value:  # type: ignore[attr-defined]
-                    raise StationError("pin did not follow on → off")
-                return f"on {blink_s:.1f} s, then off"
-            checks.append(_run(name, "on/off", pulse))
+                    raise StationError(text("selftest.pin_stuck", locale))
+                return text("selftest.pulse", locale, seconds=blink_s)
+            checks.append(_run(name, "on_off", pulse))
         if not relay:
-            checks.append(Check("relay", "skipped", True, "not clicked (use --relay)"))
+            checks.append(Check("relay", "skipped", True,
+                                text("selftest.relay_skipped", locale)))
     return checks

@@ -6,6 +6,11 @@ the camera scanner over the fake camera (codes rendered into real QR frames and 
 gpiozero's MockFactory for the pins. Time jumps from one event to the next, so a whole shift
 runs in seconds. Each ledger record is reported (`on_record`) as soon as it is committed and
 the gate has acted on it.
+
+Its records are made up, so they must never pass for real ones: a simulation refuses the
+configured ledger (`ledger.path`) and any existing ledger it did not make itself, and a
+ledger it creates is marked as simulated in its metadata (`Ledger(path, simulated=True)`),
+which the sync client refuses to push.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from station import hardware
 from station.clock import VirtualClock
 from station.codes import Color, HealthClaims, Returning, issue
 from station.config import Config, PolicySettings
-from station.errors import ConfigError
+from station.errors import ConfigError, StationError
 from station.gate import Gate, GateTiming
 from station.ledger import Ledger, Record
 from station.scenario import Event, Scenario, ScenarioError
@@ -52,6 +57,30 @@ def run_trust(scenario: Scenario, key: ed25519.Ed25519PrivateKey, source: str) -
         raise ScenarioError(str(error)) from None
 
 
+class SimulationRefused(StationError):
+    """A simulation was asked to write where real records are (or may one day be) kept."""
+
+
+def check_simulation_ledger(path: Path, config: Config) -> None:
+    """Refuse the configured ledger as a simulation's ledger, existing yet or not (the daemon
+    would write real people into it next), and any existing file that is not a ledger a
+    simulation made (LedgerError for one that is no ledger at all)."""
+    configured = Path(config.ledger.path)
+    same = path.resolve() == configured.resolve()
+    if not same and path.exists() and configured.exists():
+        same = path.samefile(configured)
+    if same:
+        raise SimulationRefused(
+            f"{path.resolve()}: this is the station's own ledger (ledger.path); a simulation "
+            "writes only into a ledger of its own (give another --ledger, or none)")
+    if path.exists():
+        with Ledger.open_readonly(path) as existing:
+            if not existing.is_simulated:
+                raise SimulationRefused(
+                    f"{path.resolve()}: a ledger not made by `gate-station simulate`: a "
+                    "simulation never writes into it (give a new --ledger, or none)")
+
+
 def simulate(
     scenario: Scenario,
     times: list[dt.datetime],
@@ -61,7 +90,11 @@ def simulate(
     source: str = "scenario",
     on_record: Callable[[Record], None] | None = None,
 ) -> Ledger:
-    """Run the scenario; return the (open) ledger it wrote."""
+    """Run the scenario; return the (open) ledger it wrote. SimulationRefused or LedgerError
+    before anything runs when `ledger_path` is the configured ledger or a ledger that no
+    simulation made."""
+    check_simulation_ledger(ledger_path, config)
+    ledger = SwitchableLedger(ledger_path, simulated=True)
     clock = VirtualClock(scenario.start)
     policy = run_policy(config, scenario.policy, source)
     issuer_key = ed25519.Ed25519PrivateKey.generate()
@@ -78,7 +111,6 @@ def simulate(
     fakes.smbus.object_c = fakes.smbus.ambient_c = ROOM_C
     thermometer = ScriptedThermometer(driver, fakes.smbus)
     camera, pin_factory = fakes.camera, fakes.pin_factory
-    ledger = SwitchableLedger(ledger_path)
     gate = Gate(thermometer=thermometer, scanner=scanner, outputs=outputs, ledger=ledger,
                 trust=lambda: trust, policy=lambda: policy, clock=clock,
                 timing=GateTiming(), on_record=on_record)
@@ -133,7 +165,7 @@ def _play(event: Event, index: int, at: dt.datetime, gate: Gate,
         try:
             camera.show_text(text)
         except ValueError as error:
-            raise ScenarioError(f"{source}: event {index}: cannot be shown as one QR code: "
+            raise ScenarioError(f"{source}: event {index + 1}: cannot be shown as one QR code: "
                                 f"{error}") from None
         gate.step()
         camera.show_nothing()

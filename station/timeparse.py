@@ -35,3 +35,27 @@ def parse_date(text: str) -> dt.date:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"{text!r} is not a date like 2021-01-29") from None
+
+
+def cst_text(instant: dt.datetime | float) -> str | None:
+    """An instant (aware datetime or Unix seconds) as CST `YYYY-MM-DD HH:MM:SS`, or None when
+    it lies outside the calendar's years 1–9999 (what `datetime` can hold)."""
+    try:
+        if isinstance(instant, dt.datetime):
+            moment = instant.astimezone(CST)
+        else:
+            moment = dt.datetime.fromtimestamp(instant, CST)
+    except (OverflowError, ValueError, OSError):
+        return None
+    return moment.replace(microsecond=0, tzinfo=None).isoformat(sep=" ")
+
+
+def cst_iso(instant: dt.datetime) -> str:
+    """An aware instant as an ISO 8601 CST text for comparing with the ledger's times; an
+    instant outside the calendar in CST (year 1 or 9999 near the edge) becomes the first or
+    last representable CST time, which orders the same against every record."""
+    try:
+        return instant.astimezone(CST).isoformat()
+    except OverflowError:
+        edge = dt.datetime.min if instant.year == 1 else dt.datetime.max
+        return edge.replace(tzinfo=CST).isoformat()

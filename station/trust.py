@@ -80,7 +80,9 @@ class TrustList:
             where = f"{source}: keys[{index}]"
             key = _parse_key(entry, where)
             if key is None:
-                warning = f"{where}: kid does not match the SHA-256 of spki; key ignored"
+                given = base64.b64decode(entry["kid"])  # _parse_key checked it is base64
+                warning = (f"{where}: kid {given.hex()} (JSON kid {entry['kid']}) does not "
+                           "match the SHA-256 of spki; key ignored")
                 log.warning(warning)
                 warnings.append(warning)
             else:

@@ -128,7 +128,8 @@ def read_token(path: Path, *, insecure: bool = False) -> str:
 class SyncClient:
     def __init__(self, config: Config, *, clock: Clock | None = None,
                  transport: httpx.BaseTransport | None = None,
-                 rng: random.Random | None = None, insecure_token_file: bool = False) -> None:
+                 rng: random.Random | None = None, insecure_token_file: bool = False,
+                 allow_simulated: bool = False) -> None:
         town = config.town
         if not town.url:
             raise SyncError("config: town.url is not set: there is no town to sync to")
@@ -142,6 +143,13 @@ class SyncClient:
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.ledger = Ledger(config.ledger.path)
+        # a simulation's made-up records never pass for real ones (sync.md, Administration)
+        self.simulated = self.ledger.is_simulated
+        if self.simulated and not allow_simulated:
+            self.ledger.close()
+            raise SyncError(f"{self.ledger.path}: this ledger was made by `gate-station "
+                            "simulate`; its records are not real people and nothing was sent "
+                            "(--allow-simulated pushes them marked as simulated)")
         self.bundle_path = Path(config.bundle.path)
         self.inbox = BundleInbox(self.bundle_path, town.bundle_keys)
         self.state = SyncState(batch=town.batch)
@@ -190,9 +198,11 @@ class SyncClient:
         batch = self._next_batch()
         if not batch:
             return None
-        body = json.dumps({"epoch": self.ledger.epoch, "clock": self._clock_block(),
-                           "entries": [entry_json(r) for r in batch]},
-                          ensure_ascii=False, separators=(",", ":")).encode()
+        document: dict[str, Any] = {"epoch": self.ledger.epoch, "clock": self._clock_block(),
+                                    "entries": [entry_json(r) for r in batch]}
+        if self.simulated:
+            document["simulated"] = True
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json"}
         if len(body) > GZIP_ABOVE:
             body = gzip.compress(body, 6)
@@ -523,7 +533,7 @@ def _detail(response: httpx.Response) -> str:
 
 
 def run_sync(config: Config, *, once: bool = False, insecure_token_file: bool = False,
-             report: Callable[[str], None] | None = None) -> int:
+             allow_simulated: bool = False, report: Callable[[str], None] | None = None) -> int:
     """`gate-station sync`: SIGTERM/SIGINT end every wait at once (a request in flight
     finishes or times out after `town.timeout_s`)."""
     import signal
@@ -532,7 +542,8 @@ def run_sync(config: Config, *, once: bool = False, insecure_token_file: bool = 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        client = SyncClient(config, insecure_token_file=insecure_token_file)
+        client = SyncClient(config, insecure_token_file=insecure_token_file,
+                            allow_simulated=allow_simulated)
     except LedgerError as error:
         raise SyncError(str(error)) from None
     try:

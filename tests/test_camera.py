@@ -273,7 +273,7 @@ def test_simulate_shows_a_1300_character_qr_text_to_the_station(tmp_path: Path) 
     # the 7,100-character one cannot be a QR code at all: a one-line scenario error
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(str(scenario)) and "event 1" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith(str(scenario)) and "event 2" in lines[0]
     assert "version-40" in lines[0]
     first = json.loads(result.stdout.splitlines()[0])
     assert first["reasons"] == ["format"]

@@ -25,15 +25,15 @@ def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def test_selftest_on_fakes_passes_every_check() -> None:
     result = run("gate-station", "selftest", "--config", "config.yaml")
     assert result.returncode == 0, result.stderr
-    assert "0 failed" in result.stdout
-    for device in ("thermometer", "scanner", "green LED", "red LED", "buzzer", "relay"):
+    assert "失败 0 项" in result.stdout  # config.yaml says locale: zh_CN
+    for device in ("测温仪", "扫码器", "绿灯", "红灯", "蜂鸣器", "闸门继电器"):
         assert device in result.stdout
 
 
 def test_selftest_with_relay_clicks_it() -> None:
     result = run("gate-station", "selftest", "--config", "config.yaml", "--relay")
     assert result.returncode == 0
-    assert "relay" in result.stdout and "skipped" not in result.stdout
+    assert "闸门继电器" in result.stdout and "已跳过" not in result.stdout
 
 
 def test_selftest_reports_a_failing_device(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_selftest_reports_a_failing_device(tmp_path: Path) -> None:
     config.write_text("drivers: fake\nthermometer:\n  driver: mlx90614\n  bus: 99\n")
     result = run("gate-station", "selftest", "--config", str(config))
     assert result.returncode == 1
-    assert "FAIL" in result.stdout and "i2c-99" in result.stdout
+    assert "失败" in result.stdout and "i2c-99" in result.stdout
 
 
 def test_check_config_reports_problems_with_exit_2(tmp_path: Path) -> None:
@@ -133,4 +133,4 @@ def test_every_command_takes_config(command: str) -> None:
 
 def test_relay_off_on_fakes() -> None:
     result = run("gate-station", "relay-off", "--config", "config.yaml")
-    assert result.returncode == 0 and "relay off" in result.stdout
+    assert result.returncode == 0 and "继电器已断开" in result.stdout

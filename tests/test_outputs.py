@@ -147,3 +147,23 @@ def test_a_pin_in_use_is_a_clear_error(mock_factory: Any) -> None:
         assert pin(mock_factory, 17).state is True  # the relay made first was closed off
     finally:
         holder.close()
+
+
+def test_gpiozero_fallback_warnings_become_one_station_line() -> None:
+    """Issue 15: with real drivers off a Pi, gpiozero warns once per pin factory it tries
+    (PinFactoryFallback); the station turns them into its own one-line message."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", "from station.cli import main; main()", "relay-off",
+         "--config", "config.yaml"], cwd=root, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "GATE_STATION_DRIVERS": "real"})
+    assert result.returncode == 1
+    assert "PinFactoryFallback" not in result.stderr and "warnings.warn" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gate-station: GPIO："), result.stderr
+    assert "lgpio" in lines[0] and "drivers: fake" in lines[0]

@@ -83,7 +83,7 @@ def test_policy_overrides_in_the_scenario(tmp_path: Path) -> None:
         'start: "2021-02-01T07:30:00+08:00"\npolicy:\n  fever_threshold_c: 38.0\n'
         "  returning:\n    during_monitoring: deny\nevents:\n"
         "  - at: '07:30:05'\n    code: {sub: W1, color: green}\n    temperature: [37.6, 37.6]\n"
-        "  - at: '+10s'\n    code: {sub: W2, nat: '2021-01-29', returned: "
+        "  - at: '+10s'\n    code: {sub: W2, color: green, nat: '2021-01-29', returned: "
         "{date: '2021-01-30', origin: outside-municipality}}\n    temperature: 36.5\n")
     rows = simulate_json(scenario)
     assert [(r["decision"], r["reasons"]) for r in rows] == [("admit", []),
@@ -100,7 +100,8 @@ def test_trust_and_revocations_in_the_scenario(tmp_path: Path) -> None:
         "spki: MCowBQYDK2VwAyEAebVWLo/mVPlAeLES6KmLp5AfhTrmlb7X4OORC60ElmQ=}\n"
         "revocations:\n- {sub: W9, before: 1612000000}\nevents:\n"
         f"  - at: '07:30:05'\n    qr: '{ED25519_VECTOR}'\n    temperature: 36.5\n"
-        "  - at: '+10s'\n    code: {sub: W9, iat: '-48h', exp: '+1h'}\n    temperature: 36.5\n")
+        "  - at: '+10s'\n    code: {sub: W9, color: green, iat: '-48h', exp: '+1h'}\n"
+        "    temperature: 36.5\n")
     rows = simulate_json(scenario)
     assert rows[0]["subject"] == "W0012345" and rows[0]["decision"] == "admit"
     assert rows[1]["reasons"] == ["revoked"]
@@ -108,21 +109,31 @@ def test_trust_and_revocations_in_the_scenario(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("start: '2021-02-01T07:30:00+08:00'\nevents:\n  - at: '07:30:05'\n    code: {sub: W1, "
-     "colour: green}\n", "event 0: code.colour: unknown key"),
+     "colour: green}\n", "event 1: code.colour: unknown key"),
     ("start: '2021-02-01T07:30:00+08:00'\nevents:\n  - at: 'soon'\n    temperature: 36\n",
-     "event 0: at: 'soon' is not HH:MM:SS"),
+     "event 1: at: 'soon' is not HH:MM:SS"),
     ("start: '2021-02-01T07:30:00+08:00'\nevents:\n  - at: '07:30:05'\n    temperature: hot\n",
-     "event 0: temperature"),
+     "event 1: temperature"),
     ("start: '2021-02-01T07:30:00+08:00'\nevents:\n  - at: '07:30:05'\n    fault: toaster\n",
-     "event 0: fault"),
+     "event 1: fault"),
     ("start: '2021-02-01T07:30:00+08:00'\nevents:\n  - at: '07:30:05'\n    exit: true\n"
-     "    temperature: 36.5\n", "event 0: an event is one of"),
+     "    temperature: 36.5\n", "event 1: an event is one of"),
     ("start: '2021-02-01T07:30:00+08:00'\nevents:\n  - at: '07:30:05'\n    exit: true\n"
-     "  - at: '07:00:00'\n    exit: true\n", "event 1: at: '07:00:00' is before"),
+     "  - at: '07:00:00'\n    exit: true\n", "event 2: at: '07:00:00' is before"),
     ("start: yesterday\nevents: []\n", "start: 'yesterday' is not an ISO 8601 time"),
     ("events: [\n", "not valid YAML"),
     ("start: '2021-02-01T07:30:00+08:00'\npolicy:\n  fever_threshold_c: hot\nevents: []\n",
      "policy.fever_threshold_c"),
+    # issue 15: a code without a colour is an error, not silently green; events count from 1
+    ("start: '2021-02-01T07:30:00+08:00'\nevents:\n  - at: '07:30:05'\n    exit: true\n"
+     "  - at: '07:30:09'\n    code: {sub: W1}\n    temperature: 36.5\n",
+     "event 2: code.color:"),
+    # issue 15: a key given twice is refused with its line, not silently the last one
+    ("start: '2021-02-01T07:30:00+08:00'\nevents:\n  - at: '07:30:05'\n"
+     "    code: {sub: W1, color: green}\n    temperature: 36.5\n    temperature: 38.5\n",
+     ":6: duplicate key 'temperature' (first at line 5)"),
+    ("start: '2021-02-01T07:30:00+08:00'\nevents: []\nstart: '2021-02-02T07:30:00+08:00'\n",
+     ":3: duplicate key 'start' (first at line 1)"),
 ])
 def test_an_invalid_scenario_is_one_line_and_exit_2(tmp_path: Path, text: str,
                                                      message: str) -> None:
@@ -144,6 +155,63 @@ def test_the_configured_ledger_is_never_touched_by_default(tmp_path: Path) -> No
     assert not ledger.exists()
 
 
+def test_simulate_refuses_the_configured_ledger_even_before_it_exists(tmp_path: Path) -> None:
+    ledger = tmp_path / "var" / "ledger.db"
+    config = tmp_path / "config.yaml"
+    config.write_text("drivers: fake\nledger:\n  path: var/ledger.db\n")
+    for given in (str(ledger), str(tmp_path / "var" / ".." / "var" / "ledger.db")):
+        result = gate("simulate", str(ROOT / "scenarios/faults.yaml"), "--config", str(config),
+                      "--ledger", given)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.count("\n") == 1 and "station's own ledger" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert not ledger.exists()
+
+
+def test_simulate_refuses_a_real_ledger_and_marks_its_own(tmp_path: Path) -> None:
+    from station.ledger import Ledger, LedgerError
+
+    real = tmp_path / "real.db"
+    with Ledger(real) as ledger:  # a ledger the gate made (not the configured one here)
+        before = ledger.count()
+        assert not ledger.is_simulated
+    result = gate("simulate", str(ROOT / "scenarios/faults.yaml"), "--config", "config.yaml",
+                  "--ledger", str(real))
+    assert result.returncode == 1 and "not made by `gate-station simulate`" in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    with Ledger.open_readonly(real) as ledger:
+        assert ledger.count() == before and not ledger.is_simulated
+
+    not_a_ledger = tmp_path / "notes.db"
+    not_a_ledger.write_text("hello")
+    result = gate("simulate", str(ROOT / "scenarios/faults.yaml"), "--config", "config.yaml",
+                  "--ledger", str(not_a_ledger))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert not_a_ledger.read_text() == "hello"
+
+    made = tmp_path / "sim.db"
+    gate("simulate", str(ROOT / "scenarios/faults.yaml"), "--config", "config.yaml",
+         "--ledger", str(made), check=True)
+    with Ledger.open_readonly(made) as ledger:
+        assert ledger.is_simulated and ledger.count() > 0
+    # a simulation may add to a ledger a simulation made
+    gate("simulate", str(ROOT / "scenarios/faults.yaml"), "--config", "config.yaml",
+         "--ledger", str(made), check=True)
+    # and the library refuses too, whoever calls it
+    with pytest.raises(LedgerError, match="not made by"):
+        Ledger(real, simulated=True)
+
+
+def test_mark_simulated_is_kept_in_the_ledger_metadata(tmp_path: Path) -> None:
+    from station.ledger import Ledger
+
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.mark_simulated()
+        ledger.mark_simulated()  # idempotent
+    with Ledger.open_readonly(tmp_path / "l.db") as ledger:
+        assert ledger.is_simulated
+
+
 def test_officer_commands_on_a_simulated_morning(tmp_path: Path) -> None:
     ledger = str(tmp_path / "ledger.db")
     common = ("--config", "config.yaml", "--ledger", ledger)
@@ -156,7 +224,13 @@ def test_officer_commands_on_a_simulated_morning(tmp_path: Path) -> None:
     raw = (tmp_path / "register.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert len(rows) > 250 and rows[0]["subject"].startswith("W")
+    assert len(rows) > 250 and rows[0]["人员"].startswith("W")  # zh_CN headers
+    kinds = {row["类型"] for row in rows}  # the register, unidentified denials and alarms
+    assert kinds == {"人员", "未识别身份", "发热告警"}, kinds
+    alarms = [row for row in rows if row["类型"] == "发热告警"]
+    assert alarms and all("fever" in row["原因"].split() for row in alarms)
+    unidentified = [row for row in rows if row["类型"] == "未识别身份"]
+    assert unidentified and all(row["人员"] == "" for row in unidentified)
 
     denied = gate("log", "--date", "2021-02-22", "--denied", "--format", "json", *common,
                   check=True).stdout.splitlines()

@@ -18,7 +18,7 @@ def test_a_key_whose_spki_does_not_hash_to_its_kid_is_ignored_with_a_warning(
     entry["kid"] = "AAAAAAAAAAA="
     trust = TrustList.from_document({"keys": [entry]})
     assert trust.keys == ()
-    assert "kid does not match" in caplog.text
+    assert "does not match" in caplog.text
 
 
 @pytest.mark.parametrize(("document", "field"), [

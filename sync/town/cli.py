@@ -413,15 +413,14 @@ def rules() -> None:
 @click.argument("value")
 def rules_set(db_path: str, key: str, value: str) -> None:
     """Set KEY (e.g. fever_threshold_c, returning.followup_grace_days) to VALUE (YAML)."""
-    import yaml
-
     from station.bundle import check_rules
+    from station.yamlfile import YamlError, load_yaml_text
     from sync.town import texts
     from sync.town.signing import nest_rules
 
     try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError:
+        parsed = load_yaml_text(value, f"rules set {key}")
+    except YamlError:
         raise click.BadParameter(f"{value!r} is not a YAML value", param_hint="VALUE") from None
     store = open_store(db_path)
     check_rules(nest_rules({**store.rules(), key: parsed}))

@@ -1,0 +1,80 @@
+"""The one YAML loader: every YAML file the project reads (config.yaml, scenarios, the town's
+rule values) goes through `load_yaml_file` or `load_yaml_text`.
+
+PyYAML's `safe_load` silently keeps the last of two equal keys in a mapping (two `station:`
+sections, two `id:`), which drops a setting without a word. This loader refuses duplicates
+and names the file, the line and the key. Every failure is a YamlError with one line:
+
+    config.yaml:14: duplicate key 'id' (first at line 3)
+    config.yaml:7:3: not valid YAML: mapping values are not allowed here
+    config.yaml: cannot read: Permission denied
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node
+
+from station.errors import StationError
+
+
+class YamlError(StationError, ValueError):
+    """A YAML file cannot be read or parsed, or repeats a key; the message is one line."""
+
+
+class _DuplicateKey(ConstructorError):
+    def __init__(self, key: object, first_line: int, node: Node) -> None:
+        super().__init__(problem=f"duplicate key {key!r} (first at line {first_line})",
+                         problem_mark=node.start_mark)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (merge keys `<<` aside)."""
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[object, int] = {}
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: SafeLoader reports it itself below
+                continue
+            if first is not None:
+                raise _DuplicateKey(key, first, key_node)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml_text(text: str, source: str) -> Any:
+    """Parse `text` (from `source`, used in messages); YamlError on any problem."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except _DuplicateKey as error:
+        mark = error.problem_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise YamlError(f"{source}{line}: {error.problem}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise YamlError(f"{source}{where}: not valid YAML: {problem}") from None
+
+
+def load_yaml_file(path: str | Path) -> Any:
+    """Read and parse a UTF-8 YAML file; YamlError (one line naming the file) on any problem.
+    The file is named as given; callers pass absolute paths when the user needs them."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise YamlError(f"{path}: is a folder, not a file") from None
+    except OSError as error:
+        raise YamlError(f"{path}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise YamlError(f"{path}: not UTF-8 text") from None
+    return load_yaml_text(text, str(path))
