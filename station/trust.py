@@ -81,8 +81,8 @@ class TrustList:
             key = _parse_key(entry, where)
             if key is None:
                 given = base64.b64decode(entry["kid"])  # _parse_key checked it is base64
-                warning = (f"{where}: kid {given.hex()} (JSON kid {entry['kid']}) does not "
-                           "match the SHA-256 of spki; key ignored")
+                warning = (f"{where}: kid does not match the SHA-256 of spki (kid "
+                           f"{given.hex()}, JSON kid {entry['kid']}); key ignored")
                 log.warning(warning)
                 warnings.append(warning)
             else:

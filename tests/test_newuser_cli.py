@@ -127,3 +127,16 @@ def test_english_reasons_are_joined_the_english_way() -> None:
     row = table_row(denied_record(), "en")
     assert "Health code is not green: no entry; Fever: go to the observation point" in row
     assert "；" not in row and "；" in table_row(denied_record(), "zh_CN")
+
+
+def test_issue_code_png_into_a_missing_or_impossible_folder_is_one_line(
+        issued: dict[str, str], tmp_path: Path) -> None:
+    (key,) = (Path(issued["base"]) / "keys").glob("*.key")
+    regular = tmp_path / "a-file"
+    regular.write_text("x")
+    for target in (tmp_path / "missing" / "c.png", regular / "c.png"):
+        done = run("town-server", "issue-code", "--key", str(key), "--sub", "W1", "--color",
+                   "green", "--png", str(target))
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert done.stderr.strip() == f"town-server: {target}: cannot write: " + (
+            "No such file or directory" if "missing" in str(target) else "Not a directory")
