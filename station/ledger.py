@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar
 import sqlite_utils
 
 from station.errors import StationError
+from station.files import make_dirs
 
 Kind = Literal["entry", "exit", "fault", "alarm"]
 T = TypeVar("T")
@@ -152,7 +153,9 @@ class Ledger:
             if readonly:
                 self._conn = self._connect_readonly()
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                # a new ledger's directory must survive a power cut like its records
+                # (SQLite fsyncs the ledger's own directory when it creates its files)
+                make_dirs(self.path.parent)
                 self._conn = sqlite3.connect(self.path, isolation_level=None,
                                              check_same_thread=False)
                 self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
