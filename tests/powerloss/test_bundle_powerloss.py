@@ -134,7 +134,7 @@ def bundle_cuts(tmp: Path, cuts: int, *, how: str, seed: int,
 def test_a_power_cut_leaves_the_old_or_the_new_bundle(fuse: None, cuts: Any,
                                                       tmp_path: Path) -> None:
     started = time.monotonic()
-    made, versions, problems = bundle_cuts(tmp_path, cuts(20), how="product", seed=21)
+    made, versions, problems = bundle_cuts(tmp_path, cuts(16), how="product", seed=21)
     print(f"\nbundle power cuts: {made} cuts, {versions} versions, {problems} "
           f"in {time.monotonic() - started:.0f} s")
     assert problems == []

@@ -137,7 +137,7 @@ while True:
     n += 1
     conn.execute("BEGIN")
     conn.execute("INSERT INTO t VALUES (?, randomblob(3000))", (n,))
-    conn.execute("UPDATE t SET pad = randomblob(3000) WHERE n % 7 = ?", (n % 7,))
+    conn.execute("UPDATE t SET pad = randomblob(3000) WHERE n > ? AND n % 3 = 0", (n - 30,))
     conn.execute("COMMIT")
     print(n, flush=True)
 """
@@ -157,15 +157,15 @@ def sqlite_cuts(tmp: Path, journal: str, synchronous: str, cuts: int) -> list[st
         mount.cut("torn", rng.randrange(2**32), writer)
         printed = [int(line) for line in complete_lines((tmp / "out").read_text())]
         mount.start()
+        conn = sqlite3.connect(mount.path("db"))
         try:
-            conn = sqlite3.connect(mount.path("db"))
             integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
             stored = {n for (n,) in conn.execute("SELECT n FROM t")} if integrity == "ok" \
                 else set()
-            conn.close()
         except sqlite3.DatabaseError as error:
             integrity, stored = str(error), set()
         finally:
+            conn.close()
             mount.stop()
         if integrity != "ok":
             found.append(f"corrupt: {integrity}")
@@ -173,6 +173,7 @@ def sqlite_cuts(tmp: Path, journal: str, synchronous: str, cuts: int) -> list[st
         lost = [n for n in printed if n not in stored]
         if lost:
             found.append(f"lost {len(lost)} committed rows")
+            break
     return found
 
 

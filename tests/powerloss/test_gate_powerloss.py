@@ -154,7 +154,7 @@ def gate_cuts(tmp: Path, cuts: int, *, seed: int, program: list[str],
 def test_power_cuts_under_the_gate_lose_no_acted_record(fuse: None, cuts: Any,
                                                         tmp_path: Path) -> None:
     started = time.monotonic()
-    report = gate_cuts(tmp_path, cuts(16), seed=11, program=GATE)
+    report = gate_cuts(tmp_path, cuts(12), seed=11, program=GATE)
     print(f"\ngate power cuts: {report} in {time.monotonic() - started:.0f} s")
     assert report.problems == []
     assert report.mid_run >= report.cuts * 0.6  # the cuts landed while the gate was working

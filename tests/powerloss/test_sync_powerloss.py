@@ -57,7 +57,7 @@ def test_a_power_cut_while_marking_synced_loses_nothing(fuse: None, cuts: Any,
         f"  token_file: {tmp_path / 'token'}\n  batch: 10\n  timeout_s: 2\n"
         f"  backoff_base_s: 0.05\n  backoff_cap_s: 0.2\n  idle_s: 0.1\n", encoding="utf-8")
     rng = random.Random(41)
-    filled, problems, total, unmarked_at_town = 0, [], cuts(10), 0
+    filled, problems, total, unmarked_at_town = 0, [], cuts(8), 0
     try:
         for number in range(total):
             mount.start()
