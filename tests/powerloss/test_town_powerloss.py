@@ -28,7 +28,8 @@ from sync.client import entry_json
 from tests.powerloss.harness import MODES, ROOT, CacheMount
 from tests.townkit import free_port, wait_for_port
 
-TOWN = [sys.executable, "-c", "from sync.town_cli import main; main()"]
+# the installed `town-server` entry point: independent of where the town's modules live
+TOWN = [str(Path(sys.executable).parent / "town-server")]
 EPOCH = "0b7c2a55-6a43-4c1e-9d0e-3f6f1d2f7a10"
 
 
