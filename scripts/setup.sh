@@ -1,7 +1,8 @@
 #!/bin/sh
 # One-time set-up on Debian 12 / Raspberry Pi OS (bookworm) with python3, make and git:
-# system libraries (libzbar0 for the zbar decoder, python3-venv), a virtual environment in
-# .venv, and the package with its dev tools. Safe to run again.
+# system libraries (libzbar0 for the zbar decoder, python3-venv; fuse3 for the power-loss
+# tests, when /dev/fuse exists), a virtual environment in .venv, and the package with its
+# dev tools. Safe to run again.
 set -eu
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -17,6 +18,17 @@ if [ -n "$missing" ]; then
   else
     echo "setup: missing system packages:$missing — run: sudo apt-get install -y$missing" >&2
     exit 1
+  fi
+fi
+
+# optional: the power-loss tests (tests/powerloss) mount a FUSE filesystem
+if [ -e /dev/fuse ] && ! command -v fusermount3 >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing fuse3 with apt-get (power-loss tests)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends fuse3
+  else
+    echo "setup: the power-loss tests need fuse3: sudo apt-get install -y fuse3" >&2
   fi
 fi
 

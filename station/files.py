@@ -12,9 +12,35 @@ import tempfile
 from pathlib import Path
 
 
+def fsync_directory(path: Path) -> None:
+    """Make `path`'s entries (files created, renamed or removed in it) survive a power cut."""
+    directory = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def make_dirs(path: Path) -> None:
+    """`mkdir -p path`, durably: each directory created is fsynced into its parent, so a
+    power cut cannot take away a directory (and the ledger in it) after files in it were
+    flushed. Existing directories are left as they are."""
+    missing: list[Path] = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except FileExistsError:  # made meanwhile by another process; it still needs the fsync
+            if not directory.is_dir():
+                raise
+        fsync_directory(directory.parent)
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace `path` with `data` so that a crash leaves the old or the new file, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -25,21 +51,22 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    fsync_directory(path.parent)
 
 
-def create_private(path: Path) -> None:
-    """Create `path` empty with mode 0600 if it does not exist (whatever the umask); an
-    existing file is left as it is."""
+def create_private(path: Path) -> bool:
+    """Create `path` empty, readable by its owner only (whatever the umask), durably: the
+    file and its directory are fsynced, missing folders made with `make_dirs`. An existing
+    file is left as it is. Returns whether the file was created."""
+    make_dirs(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return
+        return False
     try:
         os.fchmod(fd, 0o600)  # the umask may have taken bits away; never added any
+        os.fsync(fd)
     finally:
         os.close(fd)
+    fsync_directory(path.parent)
+    return True

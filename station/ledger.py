@@ -504,6 +504,11 @@ class Ledger:
                                       [alarms_after], limit=limit))
         return list(self._records("synced = 0", limit=limit))
 
+    def sync_marks(self) -> list[tuple[int, bool]]:
+        """(seq, synced) of every record, in seq order: what the town has been told."""
+        return [(int(row["seq"]), bool(row["synced"])) for row in
+                self._query("SELECT seq, synced FROM records ORDER BY seq")]
+
     def oldest_unsynced_seq(self) -> int | None:
         rows = self._query("SELECT min(seq) AS seq FROM records WHERE synced = 0")
         return None if rows[0]["seq"] is None else int(rows[0]["seq"])

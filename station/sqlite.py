@@ -8,17 +8,19 @@ the import cost on a Pi. Connections are opened in autocommit mode
 and ends.
 
 Durability settings (DESIGN.md, known pitfalls): WAL with `synchronous=FULL`, since WAL with
-`NORMAL` can lose the last commits on power loss. A new database file is created 0600 and
-its directory fsynced, so the file itself survives a power cut right after creation.
+`NORMAL` can lose the last commits on power loss. A new database file is created 0600, in
+folders made durably, and its directory fsynced (`station.files.create_private`): the file
+itself survives a power cut right after creation.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+
+from station.files import create_private
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -40,7 +42,7 @@ def connect(path: Path, *, readonly: bool = False, create: bool = True) -> sqlit
     if not path.exists():
         if not create:
             raise FileNotFoundError(f"{path}: no database here")
-        create_private_file(path)
+        create_private(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
@@ -59,28 +61,6 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-
-
-def create_private_file(path: Path) -> None:
-    """Create an empty file readable by its owner only (whatever the umask), durably: the file
-    and its directory are fsynced. Parent folders are created as needed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    fsync_directory(path.parent)
-
-
-def fsync_directory(directory: Path) -> None:
-    """Flush a directory's entries (a create, rename or unlink in it) to disk."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _sidecar(path: Path, suffix: str) -> Path:

@@ -53,3 +53,8 @@ def spec_trust(spec_key: ed25519.Ed25519PrivateKey) -> TrustList:
              "spki": ES256_SPKI, "issuer": "500118"}
     return TrustList.from_document(
         {"keys": [trust_entry(spec_key.public_key(), "500118"), es256], "revocations": []})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--powerloss-cuts", type=int, default=None,
+                     help="power cuts per power-loss test (tests/powerloss; the soak is 200)")
