@@ -4,7 +4,9 @@ and failed instead under CI (CI=true), where a missing FUSE must not pass silent
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +33,16 @@ def cuts(request: pytest.FixtureRequest) -> Callable[[int], int]:
         return int(chosen) if chosen else default
 
     return number
+
+
+@pytest.fixture(autouse=True)
+def no_mount_left_behind(tmp_path: Path) -> Iterator[None]:
+    """A test that fails half-way may leave its cachefs mounted: unmount whatever is still
+    mounted under its folder, so one failure does not leave mounts (and processes) behind."""
+    yield
+    with open("/proc/mounts", encoding="utf-8") as mounts:
+        left = [line.split()[1] for line in mounts if line.startswith("cachefs ")]
+    for mountpoint in left:
+        if mountpoint.startswith(str(tmp_path)):
+            subprocess.run(["fusermount3", "-u", "-z", mountpoint], capture_output=True,
+                           timeout=30)
