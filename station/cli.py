@@ -343,8 +343,10 @@ def report() -> None:
 @click.option("--date", "day", help="the CST calendar day (default: today)")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
               help="also write the register as CSV (UTF-8 with BOM, opens in Excel)")
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False),
+              help="also write the register as XLSX (the console's download)")
 def report_daily(config_path: str | None, ledger_path: str | None, day: str | None,
-                 csv_path: str | None) -> None:
+                 csv_path: str | None, xlsx_path: str | None) -> None:
     """The daily entry register (体温登记表): people, totals, fever alarms, tests due."""
     from station.present import daily_csv, daily_text
     from station.reports import daily_report
@@ -358,6 +360,12 @@ def report_daily(config_path: str | None, ledger_path: str | None, day: str | No
         with open(csv_path, "w", encoding="utf-8", newline="") as out:
             daily_csv(result, out)
         click.echo(f"wrote {csv_path}", err=True)
+    if xlsx_path:
+        from station.console.excel import write_registers
+
+        write_registers(Path(xlsx_path), [result], config.station.enterprise
+                        or config.station.id, config.station.locale)
+        click.echo(f"wrote {xlsx_path}", err=True)
 
 
 @main.command("stats")
@@ -412,6 +420,14 @@ def relay_off(config_path: str | None) -> None:
     outputs.close()
     click.echo("relay off")
 
+
+def _add_console() -> None:
+    from station.console.cli import console
+
+    main.add_command(console)
+
+
+_add_console()
 
 if __name__ == "__main__":
     main()

@@ -293,6 +293,153 @@ class Ledger:
             if left is not None:
                 left -= len(rows)
 
+    # -- console reads ------------------------------------------------------------------------
+    # Named read-only queries for the station console (station/console/). Each is one query on
+    # the indexes above (day, subject, returned, unsynced); the console opens the ledger with
+    # `open_readonly`, so none of these can block the gate's commits (WAL).
+
+    def max_seq(self) -> int:
+        """The newest record's seq (0 for an empty ledger)."""
+        return int(self.query("SELECT coalesce(max(seq), 0) AS n FROM records")[0]["n"])
+
+    def records_after(self, seq: int, limit: int = 100) -> list[Record]:
+        """Records newer than `seq`, oldest first (the console's live feed)."""
+        return [Record.from_row(r) for r in self.query(
+            "SELECT * FROM records WHERE seq > ? ORDER BY seq LIMIT ?", [seq, limit])]
+
+    def latest_records(self, limit: int, kinds: Sequence[str] = ("entry", "exit", "alarm",
+                                                                   "fault")) -> list[Record]:
+        """The newest `limit` records of `kinds`, newest first."""
+        marks = ", ".join("?" for _ in kinds)
+        return [Record.from_row(r) for r in self.query(
+            f"SELECT * FROM records WHERE kind IN ({marks}) ORDER BY seq DESC LIMIT ?",
+            [*kinds, limit])]
+
+    def record_by_seq(self, seq: int) -> Record | None:
+        rows = self.query("SELECT * FROM records WHERE seq = ?", [seq])
+        return Record.from_row(rows[0]) if rows else None
+
+    def synced_flag(self, seq: int) -> bool | None:
+        """Whether the town has acknowledged record `seq` (None: no such record)."""
+        rows = self.query("SELECT synced FROM records WHERE seq = ?", [seq])
+        return bool(rows[0]["synced"]) if rows else None
+
+    def day_counts(self, day: str) -> dict[str, int]:
+        """Counts for one CST day: admitted, denied (entries), exits, alarms, faults, people
+        (distinct subjects with an entry)."""
+        counts = dict.fromkeys(("admitted", "denied", "exits", "alarms", "faults"), 0)
+        for row in self.query("SELECT kind, decision, count(*) AS n FROM records WHERE day = ? "
+                              "GROUP BY kind, decision", [day]):
+            if row["kind"] == "entry":
+                counts["admitted" if row["decision"] == "admit" else "denied"] += row["n"]
+            elif row["kind"] in ("exit", "alarm", "fault"):
+                counts[row["kind"] + "s"] += row["n"]
+        counts["people"] = int(self.query(
+            "SELECT count(DISTINCT subject) AS n FROM records WHERE day = ? AND kind = 'entry' "
+            "AND subject IS NOT NULL", [day])[0]["n"])
+        return counts
+
+    def latest_faults(self, scan: int = 500) -> dict[str, Record]:
+        """Each device's latest fault record among the newest `scan` faults; a fault record's
+        detail is `DEVICE: what happened` (`DEVICE: recovered…` when it ended)."""
+        latest: dict[str, Record] = {}
+        for row in self.query("SELECT * FROM records WHERE kind = 'fault' ORDER BY seq DESC "
+                              "LIMIT ?", [scan]):
+            device = (row["detail"] or "").partition(":")[0].strip()
+            if device and device not in latest:
+                latest[device] = Record.from_row(row)
+        return latest
+
+    def sync_summary(self) -> dict[str, Any]:
+        """backlog (unsynced records), the oldest unsynced record's time, the newest synced
+        record's time (what the town has acknowledged)."""
+        backlog = self.query("SELECT count(*) AS n, min(seq) AS first FROM records "
+                             "WHERE synced = 0")[0]
+        oldest = self.query("SELECT time FROM records WHERE seq = ?", [backlog["first"]]) \
+            if backlog["first"] is not None else []
+        newest = self.query("SELECT time FROM records WHERE synced = 1 ORDER BY seq DESC "
+                            "LIMIT 1")
+        return {"backlog": int(backlog["n"]),
+                "oldest_unsynced": oldest[0]["time"] if oldest else None,
+                "newest_synced": newest[0]["time"] if newest else None}
+
+    def search(self, *, first_day: str, last_day: str, subject: str | None = None,
+               decision: str | None = None, reason: str | None = None,
+               kind: str | None = None, limit: int = 50, offset: int = 0,
+               count_up_to: int = 10_000) -> tuple[list[Record], int]:
+        """Records of the CST days first_day..last_day matching every filter given, newest
+        first, one page; and how many match (counted up to `count_up_to`)."""
+        where = ["day BETWEEN ? AND ?"]
+        params: list[Any] = [first_day, last_day]
+        for condition, value in (("subject = ?", subject), ("decision = ?", decision),
+                                 ("kind = ?", kind)):
+            if value is not None:
+                where.append(condition)
+                params.append(value)
+        if reason is not None:
+            # reasons is a JSON list of codes; the quoted code is an exact element match
+            where.append("instr(reasons, ?) > 0")
+            params.append(json.dumps(reason))
+        clause = " AND ".join(where)
+        rows = self.query(f"SELECT * FROM records WHERE {clause} ORDER BY seq DESC "
+                          f"LIMIT ? OFFSET ?", [*params, limit, offset])
+        total = self.query(f"SELECT count(*) AS n FROM (SELECT 1 FROM records WHERE {clause} "
+                           f"LIMIT ?)", [*params, count_up_to])[0]["n"]
+        return [Record.from_row(r) for r in rows], int(total)
+
+    def alarms_page(self, limit: int, offset: int = 0) -> list[Record]:
+        """Fever alarms, newest first by event time."""
+        return [Record.from_row(r) for r in self.query(
+            "SELECT * FROM records WHERE kind = 'alarm' ORDER BY time DESC, seq DESC "
+            "LIMIT ? OFFSET ?", [limit, offset])]
+
+    def alarm_count(self) -> int:
+        return int(self.query("SELECT count(*) AS n FROM records WHERE kind = 'alarm'")[0]["n"])
+
+    def entries_on(self, day: str) -> list[Record]:
+        """Every entry record of one CST day, in seq order."""
+        return list(self.records("day = ? AND kind = 'entry'", [day]))
+
+    def returned_workers(self, earliest: str, window_first: str, window_last: str
+                         ) -> list[dict[str, Any]]:
+        """Workers whose code carries a return date in the window and not before `earliest`:
+        subject, name, returned, origin and their newest NAT date seen (`nat`)."""
+        return self.query(
+            """SELECT subject, max(name) AS name, returned, max(origin) AS origin,
+                      max(nat) AS nat, max(time) AS last_seen FROM records
+               WHERE returned IS NOT NULL AND returned >= ? AND returned BETWEEN ? AND ?
+                 AND subject IS NOT NULL
+               GROUP BY subject, returned ORDER BY returned, subject""",
+            [earliest, window_first, window_last])
+
+    def arrivals_by_slot(self, first_day: str, last_day: str) -> list[dict[str, Any]]:
+        """Entries per day and 10-minute slot (`HH:M`, e.g. `07:3` is 07:30–07:39)."""
+        return self.query("SELECT day, substr(time, 12, 4) AS slot, count(*) AS n "
+                          "FROM records WHERE day BETWEEN ? AND ? AND kind = 'entry' "
+                          "GROUP BY day, slot", [first_day, last_day])
+
+    def temperature_counts(self, first_day: str, last_day: str) -> list[dict[str, Any]]:
+        """Entries per measured temperature, rounded down to 0.1 °C (`tenths`, e.g. 365)."""
+        return self.query("SELECT CAST(floor(temperature_c * 10 + 1e-6) AS INTEGER) AS tenths, "
+                          "count(*) AS n FROM records WHERE day BETWEEN ? AND ? "
+                          "AND kind = 'entry' AND temperature_c IS NOT NULL "
+                          "GROUP BY tenths ORDER BY tenths", [first_day, last_day])
+
+    def denials_by_day(self, first_day: str, last_day: str) -> list[dict[str, Any]]:
+        """Denied entries per day and reason code."""
+        return self.query("SELECT day, j.value AS reason, count(*) AS n "
+                          "FROM records, json_each(records.reasons) AS j "
+                          "WHERE day BETWEEN ? AND ? AND kind = 'entry' AND decision = 'deny' "
+                          "GROUP BY day, reason ORDER BY day, reason", [first_day, last_day])
+
+    def people_by_hour(self, day: str) -> list[dict[str, Any]]:
+        """Distinct people (subjects) with an entry in each hour of one day."""
+        return self.query("SELECT substr(time, 12, 2) AS hour, count(DISTINCT subject) AS n "
+                          "FROM records WHERE day = ? AND kind = 'entry' "
+                          "AND subject IS NOT NULL GROUP BY hour ORDER BY hour", [day])
+
+    # -- end of console reads -------------------------------------------------------------------
+
     def count(self) -> int:
         return int(self.query("SELECT count(*) AS n FROM records")[0]["n"])
 
