@@ -15,8 +15,18 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 10, 34, 44
+WIDTH, HEIGHT = 600, 230
+LEFT, RIGHT, TOP, BOTTOM = 54, 24, 14, 30
+
+
+@dataclass(frozen=True)
+class Chart:
+    """An SVG drawing with its title and legend, which the page shows as HTML text around
+    it (so they wrap and stay legible on a phone)."""
+
+    title: str
+    svg: Markup
+    legend: list[tuple[int, str]]  # (series number → CSS class series-N, name)
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,7 @@ def _fmt(value: float) -> str:
 
 def chart(title: str, labels: Sequence[str], series: Sequence[Series], *,
           stacked: bool = False, label_every: int = 1, marker: tuple[float, str] | None = None,
-          empty_text: str = "—") -> Markup:
+          empty_text: str = "—") -> Chart:
     """An SVG chart: `labels` along the x axis (every `label_every`-th shown), one group of
     bars per label (side by side, or `stacked`), line series drawn over them; `marker` is a
     vertical line at a fractional label index with its caption."""
@@ -59,8 +69,7 @@ def chart(title: str, labels: Sequence[str], series: Sequence[Series], *,
     slot = plot_w / count
     out = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
            f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
-           f"<title>{escape(title)}</title>",
-           f'<text class="chart-title" x="{LEFT}" y="16">{escape(title)}</text>']
+           f"<title>{escape(title)}</title>"]
 
     def y_of(value: float) -> float:
         return TOP + plot_h - plot_h * value / top
@@ -100,7 +109,7 @@ def chart(title: str, labels: Sequence[str], series: Sequence[Series], *,
                                f'height="{max(TOP + plot_h - y, 0.5):.1f}"><title>'
                                f'{escape(label)} {escape(s.name)}: {_fmt(value)}</title></rect>')
         if index % label_every == 0:
-            out.append(f'<text class="axis" x="{x0 + slot / 2:.1f}" y="{TOP + plot_h + 16}" '
+            out.append(f'<text class="axis" x="{x0 + slot / 2:.1f}" y="{TOP + plot_h + 20}" '
                        f'text-anchor="middle">{escape(label)}</text>')
     for number, s in enumerate(lines, start=len(bars)):
         points = " ".join(f"{LEFT + (i + 0.5) * slot:.1f},{y_of(v):.1f}"
@@ -111,16 +120,10 @@ def chart(title: str, labels: Sequence[str], series: Sequence[Series], *,
         x = LEFT + position * slot
         out.append(f'<line class="marker" x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" '
                    f'y2="{TOP + plot_h}"/>')
-        out.append(f'<text class="marker-text" x="{x + 3:.1f}" y="{TOP + 10}">'
+        out.append(f'<text class="marker-text" x="{x + 4:.1f}" y="{TOP + 14}">'
                    f"{escape(caption)}</text>")
     out.append(f'<line class="axis-line" x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" '
                f'y2="{TOP + plot_h}"/>')
-    legend_x = LEFT
-    for number, s in enumerate([*bars, *lines]):  # legend under the axis labels
-        out.append(f'<rect class="series-{number}" x="{legend_x}" y="{HEIGHT - 14}" '
-                   f'width="10" height="10"/>')
-        out.append(f'<text class="legend" x="{legend_x + 14}" y="{HEIGHT - 5}">'
-                   f"{escape(s.name)}</text>")
-        legend_x += 24 + 7 * sum(2 if ord(c) > 0x2E80 else 1 for c in s.name)
     out.append("</svg>")
-    return Markup("".join(out))
+    legend = [(number, s.name) for number, s in enumerate([*bars, *lines])]
+    return Chart(title, Markup("".join(out)), legend)

@@ -9,10 +9,9 @@ from collections import defaultdict
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from markupsafe import Markup
 
 from station.config import PolicySettings
-from station.console.charts import Series, chart
+from station.console.charts import Chart, Series, chart
 from station.console.deps import ConsoleDep, OfficerUser, PageDep, ReadLedger
 from station.console.params import Query, today
 from station.console.web import Page, render
@@ -22,7 +21,7 @@ router = APIRouter(tags=["stats"])
 HISTOGRAM_LOW, HISTOGRAM_HIGH = 355, 390  # tenths of °C; outside collects in the end bins
 
 
-def arrivals_chart(page: Page, ledger: Ledger, day: dt.date) -> Markup:
+def arrivals_chart(page: Page, ledger: Ledger, day: dt.date) -> Chart:
     week_first = day - dt.timedelta(days=7)
     today_slots: dict[str, int] = defaultdict(int)
     week_slots: dict[str, int] = defaultdict(int)
@@ -45,7 +44,7 @@ def arrivals_chart(page: Page, ledger: Ledger, day: dt.date) -> Markup:
 
 
 def temperature_chart(page: Page, ledger: Ledger, day: dt.date,
-                      policy: PolicySettings) -> Markup:
+                      policy: PolicySettings) -> Chart:
     first = day - dt.timedelta(days=6)
     bins: dict[int, int] = defaultdict(int)
     for row in ledger.temperature_counts(first.isoformat(), day.isoformat()):
@@ -61,7 +60,7 @@ def temperature_chart(page: Page, ledger: Ledger, day: dt.date,
                                            value=f"{policy.fever_threshold_c:.1f}")))
 
 
-def denials_chart(page: Page, ledger: Ledger, day: dt.date) -> Markup:
+def denials_chart(page: Page, ledger: Ledger, day: dt.date) -> Chart:
     first = day - dt.timedelta(days=13)
     days = [(first + dt.timedelta(days=n)).isoformat() for n in range(14)]
     table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -79,7 +78,7 @@ def denials_chart(page: Page, ledger: Ledger, day: dt.date) -> Markup:
                  series, stacked=True, label_every=2, empty_text=page.t("stats.empty"))
 
 
-def people_chart(page: Page, ledger: Ledger, day: dt.date) -> Markup:
+def people_chart(page: Page, ledger: Ledger, day: dt.date) -> Chart:
     by_hour = {int(r["hour"]): r["n"] for r in ledger.people_by_hour(day.isoformat())}
     return chart(page.t("stats.people", day=day), [f"{h:02d}" for h in range(24)],
                  [Series(page.t("stats.series.people"), [by_hour.get(h, 0) for h in range(24)])],

@@ -35,8 +35,8 @@
       first.appendChild(link);
     } else { first.textContent = r.seq; }
     cell(row, r.time, "time");
-    cell(row, r.kind_text);
-    cell(row, r.subject);
+    cell(row, r.kind_text, "opt");
+    cell(row, r.subject, "opt");
     cell(row, r.name);
     var code = cell(row, "");
     if (r.color) {
