@@ -280,7 +280,7 @@ def test_csv_cells_that_look_like_formulas_are_defused(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.db")
     ledger.append(entry("08:00:00", "W0000009", "=HYPERLINK(1)", 36.5))
     ledger.close()
-    console, app = make_app(tmp_path)
+    _, app = make_app(tmp_path)
     client = TestClient(app)
     log_in(client, OFFICER, OFFICER_PASSWORD)
     assert "'=HYPERLINK(1)" in client.get(f"/register.csv?date={DAY}").text

@@ -144,7 +144,7 @@ class AccountStore:
             raise AccountError(f"user {name!r} exists already")
         self._run("INSERT INTO users (name, role, hash, created) VALUES (?, ?, ?, ?)",
                   (name, role, HASHER.hash(password), self.clock()))
-        return User(name, role)  # type: ignore[arg-type]
+        return User(name, role)
 
     def user(self, name: str) -> User | None:
         rows = self._run("SELECT name, role, disabled, last_login FROM users WHERE name = ?",

@@ -39,11 +39,11 @@ class Series:
 def _nice_max(value: float) -> float:
     if value <= 0:
         return 1.0
-    exponent = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    exponent = 10.0 ** math.floor(math.log10(value))
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
         if value <= step * exponent:
             return step * exponent
-    return 10 * exponent
+    return 10.0 * exponent
 
 
 def _fmt(value: float) -> str:

@@ -68,7 +68,7 @@ def make_environment() -> Environment:
 
 def request_locale(request: Request, default: Locale) -> Locale:
     chosen = request.cookies.get(LANG_COOKIE)
-    return chosen if chosen in LOCALES else default  # type: ignore[return-value]
+    return chosen if chosen in LOCALES else default
 
 
 class Page:

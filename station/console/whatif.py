@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from station.codes import REASONS, Color, HealthClaims, Origin, Returning
+from station.codes import REASONS, Color, HealthClaims, Origin, Reason, Returning
 from station.config import PolicySettings
 from station.ledger import Record
 from station.policy import Decision, TemperatureOutcome, decide
@@ -36,12 +36,12 @@ class WhatIf:
     changed: list[Changed] = field(default_factory=list)
 
 
-def recorded_code(record: Record) -> HealthClaims | str | None:
+def recorded_code(record: Record) -> HealthClaims | Reason | None:
     """The code as `decide` needs it: claims rebuilt from the record, the verification
     reason it failed with, or None when no code was shown."""
-    failed = [r for r in record.reasons if r in REASONS]
-    if failed:
-        return failed[0]
+    for reason in REASONS:
+        if reason in record.reasons:
+            return reason
     if record.subject is None or record.color is None:
         return None
     returning = None
