@@ -154,8 +154,10 @@ def main() -> None:
               f"{time.perf_counter() - started:.0f} s")
     with Ledger.open_readonly(args.ledger) as ledger:
         count = ledger.count()
-    day = LAST_DAY.isoformat()
-    week = (LAST_DAY - dt.timedelta(days=6)).isoformat()
+        newest = dt.date.fromisoformat(ledger.query("SELECT max(day) AS d FROM records")[0]["d"])
+    newest -= dt.timedelta(days=1)  # the last day may be part-filled: use a whole one
+    day = newest.isoformat()
+    week = (newest - dt.timedelta(days=6)).isoformat()
     pages = {
         "gate": "/", "register": f"/register?date={day}",
         "records, a day": f"/records?from={day}&to={day}",
@@ -187,8 +189,8 @@ def main() -> None:
                 times.sort()
                 p95 = times[max(0, round(0.95 * len(times)) - 1)]
                 print(f"{name:<34} {statistics.median(times):>8.1f} {p95:>8.1f}  "
-                      f"({len(response.content) // 1024} KB)")
-            first = (LAST_DAY - dt.timedelta(days=27)).isoformat()
+                      f"({len(response.content) // 1024} KB)", flush=True)
+            first = (newest - dt.timedelta(days=27)).isoformat()
             started = time.perf_counter()
             response = client.get(f"/register.xlsx?from={first}&to={day}")
             elapsed = time.perf_counter() - started

@@ -339,15 +339,42 @@ class Ledger:
             "AND subject IS NOT NULL", [day])[0]["n"])
         return counts
 
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        """`query` without sqlite-utils' per-call overhead (for the day-by-day loops)."""
+        try:
+            cursor = self._conn.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        except sqlite3.Error as error:
+            raise LedgerError(f"{self.path}: cannot read the ledger: {error}") from None
+
+    def _days_newest_first(self, limit_days: int = 400) -> list[str]:
+        """The CST days from the newest record's back to the oldest's (at most `limit_days`).
+        Kinds rarer than entries (faults, alarms) are then found day by day through the
+        (day, kind) index instead of a scan of the whole table."""
+        # two queries: SQLite answers a lone min() or max() from the index, not both at once
+        newest = self._rows("SELECT max(day) AS day FROM records", [])[0]["day"]
+        oldest = self._rows("SELECT min(day) AS day FROM records", [])[0]["day"]
+        if newest is None:
+            return []
+        first, last = dt.date.fromisoformat(oldest), dt.date.fromisoformat(newest)
+        count = min((last - first).days + 1, limit_days)
+        return [(last - dt.timedelta(days=n)).isoformat() for n in range(count)]
+
     def latest_faults(self, scan: int = 500) -> dict[str, Record]:
         """Each device's latest fault record among the newest `scan` faults; a fault record's
         detail is `DEVICE: what happened` (`DEVICE: recovered…` when it ended)."""
         latest: dict[str, Record] = {}
-        for row in self.query("SELECT * FROM records WHERE kind = 'fault' ORDER BY seq DESC "
-                              "LIMIT ?", [scan]):
-            device = (row["detail"] or "").partition(":")[0].strip()
-            if device and device not in latest:
-                latest[device] = Record.from_row(row)
+        seen = 0
+        for day in self._days_newest_first():
+            for row in self._rows("SELECT * FROM records WHERE day = ? AND kind = 'fault' "
+                                  "ORDER BY seq DESC", [day]):
+                device = (row["detail"] or "").partition(":")[0].strip()
+                if device and device not in latest:
+                    latest[device] = Record.from_row(row)
+                seen += 1
+            if seen >= scan:
+                break
         return latest
 
     def sync_summary(self) -> dict[str, Any]:
@@ -387,14 +414,35 @@ class Ledger:
                            f"LIMIT ?)", [*params, count_up_to])[0]["n"]
         return [Record.from_row(r) for r in rows], int(total)
 
+    def alarm_days(self) -> list[tuple[str, int]]:
+        """(day, number of fever alarms) for each day with any, newest first."""
+        found = []
+        for day in self._days_newest_first():
+            n = self._rows("SELECT count(*) AS n FROM records WHERE day = ? AND kind = 'alarm'",
+                           [day])[0]["n"]
+            if n:
+                found.append((day, int(n)))
+        return found
+
     def alarms_page(self, limit: int, offset: int = 0) -> list[Record]:
-        """Fever alarms, newest first by event time."""
-        return [Record.from_row(r) for r in self.query(
-            "SELECT * FROM records WHERE kind = 'alarm' ORDER BY time DESC, seq DESC "
-            "LIMIT ? OFFSET ?", [limit, offset])]
+        """Fever alarms, newest first by event time; one page."""
+        page: list[Record] = []
+        skip = offset
+        for day, n in self.alarm_days():
+            if skip >= n:
+                skip -= n
+                continue
+            rows = self.query("SELECT * FROM records WHERE day = ? AND kind = 'alarm' "
+                              "ORDER BY time DESC, seq DESC LIMIT ? OFFSET ?",
+                              [day, limit - len(page), skip])
+            page.extend(Record.from_row(r) for r in rows)
+            skip = 0
+            if len(page) >= limit:
+                break
+        return page
 
     def alarm_count(self) -> int:
-        return int(self.query("SELECT count(*) AS n FROM records WHERE kind = 'alarm'")[0]["n"])
+        return sum(n for _, n in self.alarm_days())
 
     def entries_on(self, day: str) -> list[Record]:
         """Every entry record of one CST day, in seq order."""

@@ -11,6 +11,7 @@ row to disk as it goes, so a month of registers (90,000 rows) stays small in mem
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,12 @@ MAX_WIDTH = 60
 
 def _t(key: str, locale: Locale, **fields: Any) -> str:
     return text(f"console.{key}", locale, **fields)
+
+
+@functools.lru_cache(maxsize=4096)
+def _width(text: str) -> int:
+    """Display width (CJK counts double), cached: names, colours and reasons repeat."""
+    return display_width(text)
 
 
 def _local_time(value: str) -> dt.datetime:
@@ -53,32 +60,36 @@ class Sheet:
         self.row = 2
 
     def add(self, values: Sequence[Any]) -> None:
+        """One row. Types decide the cell: datetime, date, float (°C, one decimal), int,
+        text; None and "" leave the cell empty (nothing written: XlsxWriter's cost is per
+        cell, and a month is 90,000 rows)."""
+        sheet, formats, widths, row = self.sheet, self.formats, self.widths, self.row
         for column, value in enumerate(values):
-            self._cell(self.row, column, value)
-        self.row += 1
-
-    def _cell(self, row: int, column: int, value: Any) -> None:
-        sheet, formats = self.sheet, self.formats
-        if value is None or value == "":
-            sheet.write_blank(row, column, None, formats["text"])
-            width = 0
-        elif isinstance(value, dt.datetime):
-            sheet.write_datetime(row, column, value, formats["datetime"])
-            width = 19
-        elif isinstance(value, dt.date):
-            sheet.write_datetime(row, column, dt.datetime.combine(value, dt.time()),
-                                 formats["date"])
-            width = 10
-        elif isinstance(value, float):
-            sheet.write_number(row, column, value, formats["temperature"])
-            width = 5
-        elif isinstance(value, int):
-            sheet.write_number(row, column, value, formats["integer"])
-            width = len(str(value))
-        else:
-            sheet.write_string(row, column, str(value), formats["text"])
-            width = display_width(str(value))
-        self.widths[column] = max(self.widths[column], width)
+            if value is None or value == "":
+                continue
+            kind = type(value)
+            if kind is str:
+                sheet.write_string(row, column, value)
+                width = _width(value)
+            elif kind is float:
+                sheet.write_number(row, column, value, formats["temperature"])
+                width = 5
+            elif kind is int:
+                sheet.write_number(row, column, value)
+                width = len(str(value))
+            elif kind is dt.datetime:
+                sheet.write_datetime(row, column, value, formats["datetime"])
+                width = 19
+            elif kind is dt.date:
+                sheet.write_datetime(row, column, dt.datetime.combine(value, dt.time()),
+                                     formats["date"])
+                width = 10
+            else:
+                sheet.write_string(row, column, str(value))
+                width = _width(str(value))
+            if width > widths[column]:
+                widths[column] = width
+        self.row = row + 1
 
     def finish(self, footer: Iterable[str] = ()) -> None:
         last = max(self.row - 1, 1)
