@@ -38,7 +38,8 @@ from station.ledger import INSERT_SQL, Ledger, Record  # noqa: E402
 
 LAST_DAY = dt.date(2021, 2, 28)
 PER_DAY = 3000
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
+SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁"
+            "谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程")
 
 
 def build_ledger(path: Path, records: int = 1_000_000) -> None:
