@@ -18,6 +18,13 @@ demo: setup
 		--ledger var/demo-ledger.db
 	$(BIN)/gate-station report daily --date 2021-02-22 --config config.yaml \
 		--ledger var/demo-ledger.db
+	rm -f var/console.db var/console.db-wal var/console.db-shm
+	printf 'demo-officer\n' | $(BIN)/gate-station console user add demo --role officer \
+		--config config.yaml --password-stdin
+	@echo
+	@echo "The station console on the demo ledger (log in as demo / demo-officer, open"
+	@echo "http://127.0.0.1:8090/register?date=2021-02-22):"
+	@echo "  $(BIN)/gate-station console --config config.yaml --ledger var/demo-ledger.db"
 
 lint: setup
 	$(BIN)/ruff check station drivers sync tests bench
@@ -35,6 +42,7 @@ bench: setup
 	$(BIN)/python bench/codes.py
 	$(BIN)/python bench/gate.py
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/console.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -5,7 +5,8 @@
 # - the program in /opt/gate-station/venv (a virtual environment with the package)
 # - /etc/gate-station/config.yaml from config.yaml, with real drivers and /var/lib paths
 #   (an existing config is kept)
-# - the systemd units gate-station and gate-sync, enabled (and started unless --no-enable);
+# - the systemd units gate-station, gate-sync and gate-console (the web console on
+#   127.0.0.1:8090; add accounts with `gate-station console user add`), enabled (and started unless --no-enable);
 #   put the station's token in /etc/gate-station/token (mode 0600, owner gate-station) and
 #   town.url / town.token_file in the config for gate-sync to push
 set -eu
@@ -44,17 +45,18 @@ if [ ! -f /etc/gate-station/config.yaml ]; then
     sed -e 's#^drivers: fake#drivers: real#' \
         -e 's#path: ./var/ledger.db.*#path: /var/lib/gate-station/ledger.db#' \
         -e 's#path: ./var/bundle.json.*#path: /var/lib/gate-station/bundle.json#' \
+        -e 's#accounts_path: ./var/console.db.*#accounts_path: /var/lib/gate-station/console.db#' \
         config.yaml > /etc/gate-station/config.yaml
     chmod 0644 /etc/gate-station/config.yaml
   fi
 fi
 $DRY chown -R gate-station:gate-station /var/lib/gate-station
 $DRY install -m 0644 systemd/gate-station.service systemd/gate-sync.service \
-  /etc/systemd/system/
+  systemd/gate-console.service /etc/systemd/system/
 $DRY systemctl daemon-reload
 if [ "$ENABLE" = yes ]; then
-  $DRY systemctl enable --now gate-station.service gate-sync.service
+  $DRY systemctl enable --now gate-station.service gate-sync.service gate-console.service
 else
-  $DRY systemctl enable gate-station.service gate-sync.service
+  $DRY systemctl enable gate-station.service gate-sync.service gate-console.service
 fi
 echo "install: done. Check with: $PREFIX/venv/bin/gate-station selftest --config /etc/gate-station/config.yaml"

@@ -1,8 +1,8 @@
 #!/bin/sh
 # One-time set-up on Debian 12 / Raspberry Pi OS (bookworm) with python3, make and git:
 # system libraries (libzbar0 for the zbar decoder, python3-venv; fuse3 for the power-loss
-# tests, when /dev/fuse exists), a virtual environment in .venv, and the package with its
-# dev tools. Safe to run again.
+# tests, when /dev/fuse exists; chromium and CJK fonts for the console's browser tests), a
+# virtual environment in .venv, and the package with its dev tools. Safe to run again.
 set -eu
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -10,6 +10,19 @@ VENV=${VENV:-.venv}
 missing=""
 if ! ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0'; then missing="$missing libzbar0"; fi
 if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then missing="$missing python3-venv"; fi
+# The console's browser tests drive Debian's Chromium (no browser download: it cannot work
+# offline); CJK fonts so that Chinese renders in it and in the screenshots.
+browser=""
+if [ ! -x /usr/bin/chromium ]; then browser="$browser chromium"; fi
+if ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then browser="$browser fonts-noto-cjk"; fi
+if [ -n "$browser" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    missing="$missing$browser"
+  else
+    echo "setup: note: the console's browser tests are skipped without$browser" \
+         "(sudo apt-get install -y$browser)" >&2
+  fi
+fi
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing$missing with apt-get"

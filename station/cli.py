@@ -418,9 +418,11 @@ def report(config_path: str | None) -> None:
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
               help="also write the register as CSV (UTF-8 with BOM, opens in Excel): "
                    "everyone's first entry, denials without an identity, fever alarms")
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False),
+              help="also write the register as XLSX (the console's download)")
 @click.option("--json", "as_json", is_flag=True, help="print the report as one JSON document")
 def report_daily(config_path: str | None, ledger_path: str | None, day: str | None,
-                 csv_path: str | None, as_json: bool) -> None:
+                 csv_path: str | None, xlsx_path: str | None, as_json: bool) -> None:
     """The daily entry register (体温登记表): people, totals, fever alarms, tests due."""
     import io
 
@@ -435,6 +437,16 @@ def report_daily(config_path: str | None, ledger_path: str | None, day: str | No
         buffer = io.StringIO()
         daily_csv(result, buffer, locale)
         write_export(csv_path, buffer.getvalue(), locale)
+    if xlsx_path:
+        from station.console.excel import write_registers
+
+        try:
+            write_registers(Path(xlsx_path), [result],
+                            config.station.enterprise or config.station.id, locale)
+        except OSError as error:
+            raise StationError(tr("cli.cannot_write", locale, path=Path(xlsx_path).absolute(),
+                                  error=os_error_text(error, locale))) from None
+        click.echo(tr("cli.wrote", locale, path=xlsx_path), err=True)
     if as_json:
         click.echo(json.dumps(daily_json(result), ensure_ascii=False))
     else:
@@ -513,6 +525,14 @@ def relay_off(config_path: str | None) -> None:
     outputs.close()
     click.echo(tr("cli.relay_off", config.station.locale))
 
+
+def _add_console() -> None:
+    from station.console.cli import console
+
+    main.add_command(console)
+
+
+_add_console()
 
 if __name__ == "__main__":
     main()

@@ -334,6 +334,39 @@ class BundleSettings(Section):
     path: str = "/var/lib/gate-station/bundle.json"
 
 
+class ConsoleSettings(Section):
+    """`gate-station console` (the station console, DESIGN.md)."""
+
+    listen: str = "127.0.0.1:8090"  # HOST:PORT; LAN only behind TLS (README)
+    accounts_path: str = "/var/lib/gate-station/console.db"  # accounts and sessions
+    session_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60
+    session_max_hours: Annotated[int, Field(ge=1, le=24 * 7)] = 12
+    secure_cookies: bool = False  # true when served over HTTPS (a TLS proxy in front)
+    display_from: tuple[str, ...] = ()  # addresses that may open /display without a login
+    display_seconds: Annotated[float, Field(ge=1, le=120)] = 8.0
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8090")
+        return value
+
+    @field_validator("display_from", mode="before")
+    @classmethod
+    def _tuple(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
 class Config(Section):
     station: StationSettings = StationSettings()
     drivers: Literal["real", "fake"] = "real"
@@ -345,6 +378,7 @@ class Config(Section):
     bundle: BundleSettings = BundleSettings()
     town: TownSettings = TownSettings()
     handover: HandoverSettings = HandoverSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     def uses_fake(self, device: Literal["thermometer", "scanner", "outputs"]) -> bool:
         """Whether `device` runs on its fake: per-device setting, else env, else `drivers`."""

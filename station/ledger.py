@@ -483,6 +483,187 @@ class Ledger:
         rows = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'records'")
         return int(rows[0]["seq"]) if rows else 0
 
+    # -- console reads ------------------------------------------------------------------------
+    # Named read-only queries for the station console (station/console/). Each is one query on
+    # the indexes above (day, subject, returned, unsynced); the console opens the ledger with
+    # `open_readonly`, so none of these can block the gate's commits (WAL).
+
+    def max_seq(self) -> int:
+        """The newest record's seq (0 for an empty ledger)."""
+        return int(self._query("SELECT coalesce(max(seq), 0) AS n FROM records")[0]["n"])
+
+    def records_after(self, seq: int, limit: int = 100) -> list[Record]:
+        """Records newer than `seq`, oldest first (the console's live feed)."""
+        return [Record.from_row(r) for r in self._query(
+            "SELECT * FROM records WHERE seq > ? ORDER BY seq LIMIT ?", [seq, limit])]
+
+    def latest_records(self, limit: int, kinds: Sequence[str] = ("entry", "exit", "alarm",
+                                                                   "fault")) -> list[Record]:
+        """The newest `limit` records of `kinds`, newest first."""
+        marks = ", ".join("?" for _ in kinds)
+        return [Record.from_row(r) for r in self._query(
+            f"SELECT * FROM records WHERE kind IN ({marks}) ORDER BY seq DESC LIMIT ?",
+            [*kinds, limit])]
+
+    def record_by_seq(self, seq: int) -> Record | None:
+        rows = self._query("SELECT * FROM records WHERE seq = ?", [seq])
+        return Record.from_row(rows[0]) if rows else None
+
+    def synced_flag(self, seq: int) -> bool | None:
+        """Whether the town has acknowledged record `seq` (None: no such record)."""
+        rows = self._query("SELECT synced FROM records WHERE seq = ?", [seq])
+        return bool(rows[0]["synced"]) if rows else None
+
+    def day_totals(self, day: str) -> dict[str, int]:
+        """Counts for one CST day: admitted, denied (entries), exits, alarms, faults, people
+        (distinct subjects with an entry)."""
+        counts = dict.fromkeys(("admitted", "denied", "exits", "alarms", "faults"), 0)
+        for row in self._query("SELECT kind, decision, count(*) AS n FROM records WHERE day = ? "
+                              "GROUP BY kind, decision", [day]):
+            if row["kind"] == "entry":
+                counts["admitted" if row["decision"] == "admit" else "denied"] += row["n"]
+            elif row["kind"] in ("exit", "alarm", "fault"):
+                counts[row["kind"] + "s"] += row["n"]
+        counts["people"] = int(self._query(
+            "SELECT count(DISTINCT subject) AS n FROM records WHERE day = ? AND kind = 'entry' "
+            "AND subject IS NOT NULL", [day])[0]["n"])
+        return counts
+
+    def _days_newest_first(self, limit_days: int = 400) -> list[str]:
+        """The CST days from the newest record's back to the oldest's (at most `limit_days`).
+        Kinds rarer than entries (faults, alarms) are then found day by day through the
+        (day, kind) index instead of a scan of the whole table."""
+        # two queries: SQLite answers a lone min() or max() from the index, not both at once
+        newest = self._query("SELECT max(day) AS day FROM records", [])[0]["day"]
+        oldest = self._query("SELECT min(day) AS day FROM records", [])[0]["day"]
+        if newest is None:
+            return []
+        first, last = dt.date.fromisoformat(oldest), dt.date.fromisoformat(newest)
+        count = min((last - first).days + 1, limit_days)
+        return [(last - dt.timedelta(days=n)).isoformat() for n in range(count)]
+
+    def latest_faults(self) -> dict[str, Record]:
+        """Each device's latest fault record (a fault or its recovery), by device; one
+        index lookup per device (records_faults)."""
+        latest: dict[str, Record] = {}
+        for row in self._query("SELECT DISTINCT device FROM records "
+                               "WHERE kind = 'fault' AND device IS NOT NULL"):
+            rows = self._query("SELECT * FROM records WHERE kind = 'fault' AND device = ? "
+                               "ORDER BY seq DESC LIMIT 1", [row["device"]])
+            latest[row["device"]] = Record.from_row(rows[0])
+        return latest
+
+    def sync_summary(self) -> dict[str, Any]:
+        """backlog (unsynced records), the oldest unsynced record's time, the newest synced
+        record's time (what the town has acknowledged)."""
+        backlog = self._query("SELECT count(*) AS n, min(seq) AS first FROM records "
+                             "WHERE synced = 0")[0]
+        oldest = self._query("SELECT time FROM records WHERE seq = ?", [backlog["first"]]) \
+            if backlog["first"] is not None else []
+        newest = self._query("SELECT time FROM records WHERE synced = 1 ORDER BY seq DESC "
+                            "LIMIT 1")
+        return {"backlog": int(backlog["n"]),
+                "oldest_unsynced": oldest[0]["time"] if oldest else None,
+                "newest_synced": newest[0]["time"] if newest else None}
+
+    def search(self, *, first_day: str, last_day: str, subject: str | None = None,
+               decision: str | None = None, reason: str | None = None,
+               kind: str | None = None, limit: int = 50, offset: int = 0,
+               count_up_to: int = 10_000) -> tuple[list[Record], int]:
+        """Records of the CST days first_day..last_day matching every filter given, newest
+        first, one page; and how many match (counted up to `count_up_to`)."""
+        where = ["day BETWEEN ? AND ?"]
+        params: list[Any] = [first_day, last_day]
+        for condition, value in (("subject = ?", subject), ("decision = ?", decision),
+                                 ("kind = ?", kind)):
+            if value is not None:
+                where.append(condition)
+                params.append(value)
+        if reason is not None:
+            # reasons is a JSON list of codes; the quoted code is an exact element match
+            where.append("instr(reasons, ?) > 0")
+            params.append(json.dumps(reason))
+        clause = " AND ".join(where)
+        rows = self._query(f"SELECT * FROM records WHERE {clause} ORDER BY seq DESC "
+                          f"LIMIT ? OFFSET ?", [*params, limit, offset])
+        total = self._query(f"SELECT count(*) AS n FROM (SELECT 1 FROM records WHERE {clause} "
+                           f"LIMIT ?)", [*params, count_up_to])[0]["n"]
+        return [Record.from_row(r) for r in rows], int(total)
+
+    def alarm_days(self) -> list[tuple[str, int]]:
+        """(day, number of fever alarms) for each day with any, newest first."""
+        found = []
+        for day in self._days_newest_first():
+            n = self._query("SELECT count(*) AS n FROM records WHERE day = ? AND kind = 'alarm'",
+                           [day])[0]["n"]
+            if n:
+                found.append((day, int(n)))
+        return found
+
+    def alarms_page(self, limit: int, offset: int = 0) -> list[Record]:
+        """Fever alarms, newest first by event time; one page."""
+        page: list[Record] = []
+        skip = offset
+        for day, n in self.alarm_days():
+            if skip >= n:
+                skip -= n
+                continue
+            rows = self._query("SELECT * FROM records WHERE day = ? AND kind = 'alarm' "
+                              "ORDER BY time DESC, seq DESC LIMIT ? OFFSET ?",
+                              [day, limit - len(page), skip])
+            page.extend(Record.from_row(r) for r in rows)
+            skip = 0
+            if len(page) >= limit:
+                break
+        return page
+
+    def alarm_count(self) -> int:
+        return sum(n for _, n in self.alarm_days())
+
+    def entries_on(self, day: str) -> list[Record]:
+        """Every entry record of one CST day, in seq order."""
+        return list(self._records("day = ? AND kind = 'entry'", [day]))
+
+    def returned_workers(self, earliest: str, window_first: str, window_last: str
+                         ) -> list[dict[str, Any]]:
+        """Workers whose code carries a return date in the window and not before `earliest`:
+        subject, name, returned, origin and their newest NAT date seen (`nat`)."""
+        return self._query(
+            """SELECT subject, max(name) AS name, returned, max(origin) AS origin,
+                      max(nat) AS nat, max(time) AS last_seen FROM records
+               WHERE returned IS NOT NULL AND returned >= ? AND returned BETWEEN ? AND ?
+                 AND subject IS NOT NULL
+               GROUP BY subject, returned ORDER BY returned, subject""",
+            [earliest, window_first, window_last])
+
+    def arrivals_by_slot(self, first_day: str, last_day: str) -> list[dict[str, Any]]:
+        """Entries per day and 10-minute slot (`HH:M`, e.g. `07:3` is 07:30–07:39)."""
+        return self._query("SELECT day, substr(time, 12, 4) AS slot, count(*) AS n "
+                          "FROM records WHERE day BETWEEN ? AND ? AND kind = 'entry' "
+                          "GROUP BY day, slot", [first_day, last_day])
+
+    def temperature_counts(self, first_day: str, last_day: str) -> list[dict[str, Any]]:
+        """Entries per measured temperature, rounded down to 0.1 °C (`tenths`, e.g. 365)."""
+        return self._query("SELECT CAST(floor(temperature_c * 10 + 1e-6) AS INTEGER) AS tenths, "
+                          "count(*) AS n FROM records WHERE day BETWEEN ? AND ? "
+                          "AND kind = 'entry' AND temperature_c IS NOT NULL "
+                          "GROUP BY tenths ORDER BY tenths", [first_day, last_day])
+
+    def denials_by_day(self, first_day: str, last_day: str) -> list[dict[str, Any]]:
+        """Denied entries per day and reason code."""
+        return self._query("SELECT day, j.value AS reason, count(*) AS n "
+                          "FROM records, json_each(records.reasons) AS j "
+                          "WHERE day BETWEEN ? AND ? AND kind = 'entry' AND decision = 'deny' "
+                          "GROUP BY day, reason ORDER BY day, reason", [first_day, last_day])
+
+    def people_by_hour(self, day: str) -> list[dict[str, Any]]:
+        """Distinct people (subjects) with an entry in each hour of one day."""
+        return self._query("SELECT substr(time, 12, 2) AS hour, count(DISTINCT subject) AS n "
+                          "FROM records WHERE day = ? AND kind = 'entry' "
+                          "AND subject IS NOT NULL GROUP BY hour ORDER BY hour", [day])
+
+    # -- end of console reads -------------------------------------------------------------------
+
     def count(self) -> int:
         return int(self._query("SELECT count(*) AS n FROM records")[0]["n"])
 

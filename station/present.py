@@ -126,9 +126,15 @@ def write_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], out: TextI
 
 def _cell(value: Any) -> Any:
     if isinstance(value, list | tuple):
-        value = " ".join(str(v) for v in value)
+        return csv_text(" ".join(str(v) for v in value))
     if isinstance(value, bool):
         return int(value)
+    return csv_text(value)
+
+
+def csv_text(value: Any) -> Any:
+    """A CSV cell that a spreadsheet will not run as a formula (registration.md): text
+    starting with =, +, -, @, tab or CR gets a leading `'`. Numbers are left alone."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value

@@ -68,6 +68,9 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     config = base / "config.yaml"
     config.write_text(f"drivers: fake\nledger:\n  path: {ledger}\nbundle:\n  path: "
                       f"{regular}/bundle.json\n")
+    bad_console_config = base / "bad-console.yaml"
+    bad_console_config.write_text(f"drivers: fake\nledger:\n  path: {ledger}\nconsole:\n"
+                                  f"  accounts_path: {regular}/console.db\n")
     bad_ledger_config = base / "bad-ledger.yaml"
     bad_ledger_config.write_text(f"drivers: fake\nledger:\n  path: {regular}/l.db\n")
     town_config = base / "town.yaml"
@@ -89,7 +92,8 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
            "empty": str(base / "empty"), "garbage": str(base / "garbage"),
            "folder": str(base / "folder"), "dup": str(base / "dup.yaml"),
            "ledger": str(ledger), "config": str(config), "far": str(far), "early": str(early),
-           "bad_ledger_config": str(bad_ledger_config), "town_config": str(town_config),
+           "bad_ledger_config": str(bad_ledger_config),
+           "bad_console_config": str(bad_console_config), "town_config": str(town_config),
            "far_code": issued.stdout.strip(), "trust": str(base / "trust.json")}
 
 
@@ -157,6 +161,14 @@ def cases() -> list[tuple[str, ...]]:
         ("relay-off", "--config", "{garbage}"),
         ("run", "--config", "{dup}"),
         ("run", "--config", "{missing}/config.yaml"),
+        ("console", "--config", "{bad_console_config}", "--listen", "127.0.0.1:0"),
+        ("console", *c, "--listen", "not-an-address"),
+        ("console", "user", "add", "guard1", "--role", "guard", *c, "--password-stdin"),
+        ("console", "user", "add", "", "--role", "officer", *c, "--password-stdin"),
+        ("console", "user", "add", "x" * 200, "--role", "chief", *c),
+        ("console", "user", "list", "--config", "{bad_console_config}"),
+        ("console", "user", "disable", "nobody", *c),
+        ("console", "user", "disable", "nobody", "--config", "{bad_console_config}"),
     ]
 
 
@@ -197,7 +209,7 @@ def test_no_traceback(args: tuple[str, ...], place: dict[str, str],
 
 
 def test_every_command_has_its_own_hostile_cases() -> None:
-    covered = {tuple(a for a in case if not a.startswith("-"))[:2] for case in cases()}
+    covered = {tuple(a for a in case if not a.startswith("-"))[:3] for case in cases()}
     missing = [" ".join(name) for name in command_names()
                if not any(tuple(c[:len(name)]) == name for c in covered)]
     assert missing == [], f"add hostile cases for: {missing}"

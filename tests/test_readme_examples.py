@@ -25,7 +25,9 @@ def demo_steps() -> list[str]:
     text = (ROOT / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
     recipe = re.search(r"^demo:.*\n((?:\t.*\n)+)", text, re.MULTILINE)
     assert recipe, "Makefile has no demo: recipe"
-    return [line.strip().replace("$(BIN)/", "") for line in recipe.group(1).splitlines()]
+    # a leading @ only tells make not to echo the line
+    return [line.strip().removeprefix("@").replace("$(BIN)/", "")
+            for line in recipe.group(1).splitlines()]
 
 
 def officer_examples() -> list[str]:

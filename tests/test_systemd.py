@@ -82,3 +82,15 @@ def test_install_script_dry_run_lists_every_step() -> None:
                  "install -m 0644 systemd/gate-station.service systemd/gate-sync.service",
                  "systemctl enable --now gate-station.service gate-sync.service"):
         assert step in result.stdout
+
+
+def test_console_unit_runs_as_the_station_user_and_is_hardened() -> None:
+    unit = (ROOT / "systemd/gate-console.service").read_text()
+    for line in ("ExecStart=/opt/gate-station/venv/bin/gate-station console --config "
+                 "/etc/gate-station/config.yaml", "User=gate-station", "Group=gate-station",
+                 "StartLimitIntervalSec=0", "Restart=on-failure", "ProtectSystem=strict",
+                 "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes",
+                 "NoNewPrivileges=yes", "StateDirectory=gate-station", "UMask=0077",
+                 "CapabilityBoundingSet=\n"):
+        assert line in unit, line
+    assert "SupplementaryGroups" not in unit  # no GPIO, I2C, camera or serial port

@@ -1,0 +1,192 @@
+"""Excel files (XlsxWriter): the daily register (体温登记表), one sheet per day, and the
+returning workers' follow-up list.
+
+Well-formed sheets: the enterprise and date in a merged title row, a frozen header row with
+an autofilter, real Excel date-times (CST wall time, as recorded), numbers as numbers, text
+always written as text (a name starting with `=` stays a name, never a formula), column
+widths that fit Chinese text (wide characters count double). `constant_memory` writes each
+row to disk as it goes, so a month of registers (90,000 rows) stays small in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from station.console import texts  # noqa: F401  (registers the console.* texts)
+from station.messages import Locale, reason_message, text, word
+from station.present import display_width
+from station.reports import DailyReport
+
+MAX_WIDTH = 60
+
+
+def _t(key: str, locale: Locale, **fields: Any) -> str:
+    return text(f"console.{key}", locale, **fields)
+
+
+@functools.lru_cache(maxsize=4096)
+def _width(text: str) -> int:
+    """Display width (CJK counts double), cached: names, colours and reasons repeat."""
+    return display_width(text)
+
+
+def _local_time(value: str) -> dt.datetime:
+    """The ledger's CST ISO time as a naive wall-clock datetime (Excel has no time zones)."""
+    return dt.datetime.fromisoformat(value).replace(tzinfo=None)
+
+
+class Sheet:
+    """One table: title row, frozen header with autofilter, rows, fitted column widths."""
+
+    def __init__(self, book: Workbook, formats: dict[str, Any], name: str, title: str,
+                 header: Sequence[str]) -> None:
+        self.sheet: Worksheet = book.add_worksheet(name)
+        self.formats = formats
+        self.widths = [display_width(h) for h in header]
+        self.columns = len(header)
+        self.sheet.merge_range(0, 0, 0, self.columns - 1, title, formats["title"])
+        self.sheet.set_row(0, 24)
+        for column, label in enumerate(header):
+            self.sheet.write_string(1, column, label, formats["header"])
+        self.sheet.freeze_panes(2, 0)
+        self.row = 2
+
+    def add(self, values: Sequence[Any]) -> None:
+        """One row. Types decide the cell: datetime, date, float (°C, one decimal), int,
+        text; None and "" leave the cell empty (nothing written: XlsxWriter's cost is per
+        cell, and a month is 90,000 rows)."""
+        sheet, formats, widths, row = self.sheet, self.formats, self.widths, self.row
+        for column, value in enumerate(values):
+            if value is None or value == "":
+                continue
+            kind = type(value)
+            if kind is str:
+                sheet.write_string(row, column, value)
+                width = _width(value)
+            elif kind is float:
+                sheet.write_number(row, column, value, formats["temperature"])
+                width = 5
+            elif kind is int:
+                sheet.write_number(row, column, value)
+                width = len(str(value))
+            elif kind is dt.datetime:
+                sheet.write_datetime(row, column, value, formats["datetime"])
+                width = 19
+            elif kind is dt.date:
+                sheet.write_datetime(row, column, dt.datetime.combine(value, dt.time()),
+                                     formats["date"])
+                width = 10
+            else:
+                sheet.write_string(row, column, str(value))
+                width = _width(str(value))
+            if width > widths[column]:
+                widths[column] = width
+        self.row = row + 1
+
+    def finish(self, footer: Iterable[str] = ()) -> None:
+        last = max(self.row - 1, 1)
+        self.sheet.autofilter(1, 0, last, self.columns - 1)
+        for column, width in enumerate(self.widths):
+            self.sheet.set_column(column, column, min(MAX_WIDTH, width + 2))
+        row = self.row + 1
+        for line in footer:
+            self.sheet.write_string(row, 0, line, self.formats["plain"])
+            row += 1
+        self.sheet.set_paper(9)  # A4
+        self.sheet.set_landscape()
+        self.sheet.fit_to_pages(1, 0)
+        self.sheet.repeat_rows(1)
+
+
+def _workbook(path: Path) -> tuple[Workbook, dict[str, Any]]:
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True,
+                                           "strings_to_formulas": False,
+                                           "strings_to_urls": False})
+    formats = {
+        "title": book.add_format({"bold": True, "font_size": 14, "align": "left",
+                                  "valign": "vcenter"}),
+        "header": book.add_format({"bold": True, "bottom": 1, "bg_color": "#E8EEF4",
+                                   "text_wrap": True, "valign": "top"}),
+        "text": book.add_format({}),
+        "plain": book.add_format({}),
+        "datetime": book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
+        "date": book.add_format({"num_format": "yyyy-mm-dd"}),
+        "temperature": book.add_format({"num_format": "0.0"}),
+        "integer": book.add_format({"num_format": "0"}),
+    }
+    return book, formats
+
+
+def register_header(locale: Locale) -> list[str]:
+    return [_t(f"register.col.{c}", locale) for c in
+            ("no", "subject", "name", "org", "first", "temperature", "color", "decision",
+             "reasons", "entries")]
+
+
+def register_values(number: int, person: Any, locale: Locale) -> list[Any]:
+    """One register row as the page and the XLSX show it."""
+    return [number, person.subject or "", person.name or "", person.org or "",
+            _local_time(person.first_time), person.temperature_c,
+            word(person.color, locale) if person.color else "",
+            word(person.decision, locale) if person.decision else "",
+            "；".join(reason_message(r, locale) for r in person.reasons), person.entries]
+
+
+def write_registers(path: Path, reports: Iterable[DailyReport], enterprise: str,
+                    locale: Locale) -> int:
+    """The registers as an XLSX file, one sheet per day; returns the number of rows."""
+    book, formats = _workbook(path)
+    rows = 0
+    try:
+        for report in reports:
+            sheet = Sheet(book, formats, report.day.isoformat(),
+                          _t("register.title", locale, enterprise=enterprise, day=report.day),
+                          register_header(locale))
+            for number, person in enumerate(report.people, 1):
+                sheet.add(register_values(number, person, locale))
+            rows += len(report.people)
+            sheet.finish([
+                _t("register.totals", locale, people=len(report.people),
+                   admitted=report.admitted, denied=report.denied, exits=report.exits,
+                   alarms=len(report.alarms)),
+                _t("register.signature", locale)])
+    finally:
+        book.close()
+    return rows
+
+
+def followup_header(locale: Locale) -> list[str]:
+    return [_t(f"returning.col.{c}", locale) for c in
+            ("subject", "name", "returned", "origin", "day", "due", "nat", "state")]
+
+
+def write_followups(path: Path, followups: Iterable[Any], title: str, locale: Locale) -> int:
+    """Returning workers' follow-up tests as an XLSX file; returns the number of rows."""
+    book, formats = _workbook(path)
+    rows = 0
+    try:
+        sheet = Sheet(book, formats, _t("returning.sheet", locale), title,
+                      followup_header(locale))
+        for item in followups:
+            sheet.add(followup_values(item, locale))
+            rows += 1
+        sheet.finish()
+    finally:
+        book.close()
+    return rows
+
+
+def followup_values(item: Any, locale: Locale) -> list[Any]:
+    return [item.subject, item.name or "", dt.date.fromisoformat(item.returned),
+            word(item.origin, locale) if item.origin else "", item.followup_day,
+            dt.date.fromisoformat(item.due),
+            dt.date.fromisoformat(item.latest_nat) if item.latest_nat else "",
+            _t(f"returning.state.{item.state}", locale)]
