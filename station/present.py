@@ -39,6 +39,8 @@ def table_header(locale: Locale) -> str:
 
 def display_width(text: str) -> int:
     """Terminal columns: CJK (wide and fullwidth) characters take two."""
+    if text.isascii():  # most cells (ids, times, numbers): no per-character lookup
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
