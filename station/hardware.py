@@ -9,17 +9,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drivers.camera import CameraScanner, open_cv_capture
-from drivers.fake_camera import FakeCamera
 from drivers.fake_smbus import FakeSMBus
 from drivers.mlx90614 import MLX90614, Compensation, MeasureSettings
 from drivers.outputs import GateOutputs, OutputPins
 from drivers.protocols import Scanner
-from drivers.serial_scanner import SerialScanner, open_serial_port
 from station.config import Config
 from station.errors import OutputError
+
+if TYPE_CHECKING:
+    from drivers.fake_camera import FakeCamera
 
 
 @dataclass
@@ -76,9 +76,13 @@ def build_scanner(
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Scanner:
+    # Each scanner's driver is imported only when it is the one configured: a serial station
+    # never loads numpy and the QR decoders (README, "Start-up and memory").
     scanner = config.scanner
     fake = config.uses_fake("scanner")
     if scanner.type == "serial":
+        from drivers.serial_scanner import SerialScanner, open_serial_port
+
         if fake:
             fakes.serial_port = open_serial_port("loop://", scanner.serial.baudrate)
             port = fakes.serial_port
@@ -87,7 +91,11 @@ def build_scanner(
         settings = scanner.serial
         return SerialScanner(lambda: open_serial_port(settings.port, settings.baudrate),
                              holdoff_s=scanner.holdoff_s, sleep=sleep, monotonic=monotonic)
+    from drivers.camera import CameraScanner, open_cv_capture
+
     if fake:
+        from drivers.fake_camera import FakeCamera
+
         fakes.camera = FakeCamera(frame_size=(scanner.camera.height, scanner.camera.width),
                                   sleep=sleep)
         return CameraScanner(fakes.camera.open, decoders=scanner.decoders,
