@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python bench/codes.py
 	$(BIN)/python bench/gate.py
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/lean.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
