@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import unicodedata
@@ -41,6 +42,13 @@ def display_width(text: str) -> int:
     """Terminal columns: CJK (wide and fullwidth) characters take two."""
     if text.isascii():  # most cells (ids, times, numbers): no per-character lookup
         return len(text)
+    return _wide_text_width(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _wide_text_width(text: str) -> int:
+    # Cached: a register repeats the same few words (绿码, 准入) and masked names thousands
+    # of times.
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
