@@ -369,7 +369,8 @@ class Ledger:
                GROUP BY subject ORDER BY time, seq""", [day.isoformat()])
         for row in rows:
             del row["seq"]
-            row["reasons"] = tuple(json.loads(row["reasons"]))
+            reasons = row["reasons"]
+            row["reasons"] = () if reasons == "[]" else tuple(json.loads(reasons))
         return rows
 
     def unidentified_entries(self, day: dt.date) -> list[Record]:

@@ -54,7 +54,9 @@ def _wide_text_width(text: str) -> int:
 
 def pad_display(text: str, width: int) -> str:
     """`text` padded with spaces to `width` terminal columns."""
-    return text + " " * max(0, width - display_width(text))
+    if text.isascii():
+        return text.ljust(width)
+    return text + " " * max(0, width - _wide_text_width(text))
 
 
 RECORD_WIDTHS = (6, 19, 6, 10, 8, 6, 6, 6)
