@@ -43,6 +43,7 @@ bench: setup
 	$(BIN)/python bench/gate.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/lean.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -11,11 +11,15 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric import ed25519
-from cryptography.hazmat.primitives.serialization import load_der_public_key
+if TYPE_CHECKING:  # cryptography is imported where keys are used, not to check config.yaml
+    from cryptography.hazmat.primitives.asymmetric import ed25519
 
-PinnedKeys = dict[bytes, ed25519.Ed25519PublicKey]
+PinnedKeys = dict[bytes, "ed25519.Ed25519PublicKey"]
+# RFC 8410: an Ed25519 SubjectPublicKeyInfo is this 12-byte DER header and the 32-byte key
+ED25519_SPKI_HEADER = bytes.fromhex("302a300506032b6570032100")
+ED25519_SPKI_LENGTH = 44
 
 
 def strict_b64decode(text: str) -> bytes:
@@ -25,8 +29,34 @@ def strict_b64decode(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
+def check_bundle_key(spki_b64: str) -> None:
+    """ValueError saying what is wrong with one pinned key, or nothing. An Ed25519 SPKI has
+    one fixed DER form, so a good key is recognised without a crypto library (config
+    validation stays light); a bad one is parsed to say exactly why."""
+    try:
+        spki = strict_b64decode(spki_b64)
+    except binascii.Error:
+        raise ValueError("not base64 (RFC 4648, with padding)") from None
+    if len(spki) == ED25519_SPKI_LENGTH and spki.startswith(ED25519_SPKI_HEADER):
+        return
+    bundle_key(spki_b64)  # raises the precise reason
+    raise ValueError("not an Ed25519 key (bundle keys are Ed25519)")
+
+
+def check_pinned_keys(spkis: Iterable[str]) -> None:
+    """ValueError naming the first bad entry of a list of base64 SPKI."""
+    for index, text in enumerate(spkis):
+        try:
+            check_bundle_key(text)
+        except ValueError as error:
+            raise ValueError(f"[{index}]: {error}") from None
+
+
 def bundle_key(spki_b64: str) -> tuple[bytes, ed25519.Ed25519PublicKey]:
     """(kid, public key) of one pinned key; ValueError saying what is wrong with it."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
     try:
         spki = strict_b64decode(spki_b64)
     except binascii.Error:

@@ -8,9 +8,8 @@ until NTP answers.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import datetime as dt
+import functools
 import time
 import uuid
 from pathlib import Path
@@ -107,12 +106,6 @@ class VirtualClock:
         return self._synced
 
 
-class _Timex(ctypes.Structure):
-    # struct timex starts with `unsigned int modes`; 0 means "only read". The kernel writes
-    # at most sizeof(struct timex) (208 bytes on 64-bit), so reserve generously.
-    _fields_ = [("modes", ctypes.c_uint), ("rest", ctypes.c_byte * 252)]
-
-
 class SystemClock:
     """The machine's clocks: wall time, CLOCK_MONOTONIC, CLOCK_BOOTTIME, kernel boot id."""
 
@@ -121,8 +114,17 @@ class SystemClock:
             self.boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
         except OSError:
             self.boot_id = f"unknown-{uuid.uuid4()}"
+        # ctypes only here: the officer commands import this module for CST alone, and
+        # ctypes.util pulls in subprocess (README, "Start-up and memory").
+        import ctypes
+        import ctypes.util
+
         libc_name = ctypes.util.find_library("c")
         self._libc = ctypes.CDLL(libc_name, use_errno=True) if libc_name else None
+        # struct timex starts with `unsigned int modes`; 0 (a zeroed buffer) means "only
+        # read". The kernel writes at most sizeof(struct timex) (208 bytes on 64-bit), so
+        # reserve generously.
+        self._new_timex = functools.partial(ctypes.create_string_buffer, 256)
 
     sleep = staticmethod(time.sleep)
     monotonic = staticmethod(time.monotonic)
@@ -139,6 +141,5 @@ class SystemClock:
         """Whether the kernel considers the clock NTP-synchronized (adjtimex ≠ TIME_ERROR)."""
         if self._libc is None:
             return False
-        timex = _Timex()
-        state = self._libc.adjtimex(ctypes.byref(timex))
+        state = self._libc.adjtimex(self._new_timex())
         return bool(state not in (-1, TIME_ERROR))

@@ -20,26 +20,41 @@ import datetime as dt
 import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from drivers.camera import CaptureSettings
-from station.bundle_keys import pinned_keys
+from station.bundle_keys import check_pinned_keys
 from station.errors import ConfigError
 from station.ids import STATION_ID_RULE, is_station_id
 from station.problems import problems
 from station.yamlfile import YamlError, load_yaml_file
+
+if TYPE_CHECKING:
+    from drivers.camera import CaptureSettings
 
 DEFAULT_PATHS = (Path("config.yaml"), Path("/etc/gate-station/config.yaml"))
 DRIVERS_ENV = "GATE_STATION_DRIVERS"
 
 Pin = Annotated[int, Field(ge=0, le=27)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
+SectionT = TypeVar("SectionT", bound=BaseModel)
+
+
+def _default(section: type[SectionT]) -> Any:
+    """A section's default when config.yaml leaves it out: the section with every field at its
+    default, made without validation (`model_construct`), because validating it would build
+    that section's own validator, the cost `defer_build` avoids. The defaults are constants of
+    this module; tests/test_config.py checks each equals the validated `Section()`."""
+    return Field(default_factory=section.model_construct)
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # defer_build: a model's validator is built the first time it validates, not when this
+    # module is imported. Validating a Config builds one validator for the whole tree, and a
+    # command that never validates a section on its own (every officer command) does not pay
+    # for building one per section (README, "Start-up and memory").
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 class StationSettings(Section):
@@ -69,7 +84,7 @@ class ThermometerSettings(Section):
     samples: Annotated[int, Field(ge=1, le=50)] = 5
     sample_interval_s: Annotated[float, Field(ge=0, le=1)] = 0.02
     retries: Annotated[int, Field(ge=0, le=10)] = 3
-    compensation: CompensationSettings = CompensationSettings()
+    compensation: CompensationSettings = _default(CompensationSettings)
 
 
 class CameraSettings(Section):
@@ -87,6 +102,10 @@ class CameraSettings(Section):
     buffers: Annotated[int, Field(ge=1, le=8)] = 1
 
     def capture_settings(self) -> CaptureSettings:
+        """What the camera driver is told when it opens (imported here: the officer
+        commands load this module and must not load the camera's imaging libraries)."""
+        from drivers.camera import CaptureSettings
+
         def manual(value: float | str) -> float | None:
             return None if value == "auto" else float(value)
 
@@ -107,8 +126,8 @@ class ScannerSettings(Section):
     holdoff_s: Seconds = 3.0
     decoders: tuple[Literal["zxing", "zxing-smooth", "zxing-median", "zbar"], ...] = (
         "zxing", "zxing-smooth", "zxing-median")
-    camera: CameraSettings = CameraSettings()
-    serial: SerialSettings = SerialSettings()
+    camera: CameraSettings = _default(CameraSettings)
+    serial: SerialSettings = _default(SerialSettings)
 
     @field_validator("decoders", mode="before")
     @classmethod
@@ -135,7 +154,7 @@ class DoorContactSettings(Section):
 class OutputSettings(Section):
     driver: Literal["real", "fake"] | None = None
     pin_factory: Literal["lgpio", "rpigpio", "pigpio", "native"] | None = None
-    relay: RelaySettings = RelaySettings()
+    relay: RelaySettings = _default(RelaySettings)
     green_led: Pin = 27
     red_led: Pin = 22
     buzzer: Pin = 23
@@ -208,8 +227,8 @@ class PolicySettings(Section):
     color: tuple[Literal["green", "yellow", "red"], ...] = ("green",)
     skew_s: Annotated[int, Field(ge=0, le=3600)] = 300
     max_code_lifetime_h: Annotated[float, Field(gt=0, le=8760)] = 168
-    returning: ReturningPolicy = ReturningPolicy()
-    vehicles: VehiclePolicy = VehiclePolicy()
+    returning: ReturningPolicy = _default(ReturningPolicy)
+    vehicles: VehiclePolicy = _default(VehiclePolicy)
 
     @field_validator("plausible_c", "color", mode="before")
     @classmethod
@@ -298,7 +317,7 @@ class TownSettings(Section):
             value = tuple(value)
         if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
             try:
-                pinned_keys(value)
+                check_pinned_keys(value)
             except ValueError as error:
                 raise ValueError(f"{error}: each entry is the base64 DER SubjectPublicKeyInfo"
                                  " of an Ed25519 bundle key") from None
@@ -368,17 +387,17 @@ class ConsoleSettings(Section):
 
 
 class Config(Section):
-    station: StationSettings = StationSettings()
+    station: StationSettings = _default(StationSettings)
     drivers: Literal["real", "fake"] = "real"
-    thermometer: ThermometerSettings = ThermometerSettings()
-    scanner: ScannerSettings = ScannerSettings()
-    outputs: OutputSettings = OutputSettings()
-    policy: PolicySettings = PolicySettings()
-    ledger: LedgerSettings = LedgerSettings()
-    bundle: BundleSettings = BundleSettings()
-    town: TownSettings = TownSettings()
-    handover: HandoverSettings = HandoverSettings()
-    console: ConsoleSettings = ConsoleSettings()
+    thermometer: ThermometerSettings = _default(ThermometerSettings)
+    scanner: ScannerSettings = _default(ScannerSettings)
+    outputs: OutputSettings = _default(OutputSettings)
+    policy: PolicySettings = _default(PolicySettings)
+    ledger: LedgerSettings = _default(LedgerSettings)
+    bundle: BundleSettings = _default(BundleSettings)
+    town: TownSettings = _default(TownSettings)
+    handover: HandoverSettings = _default(HandoverSettings)
+    console: ConsoleSettings = _default(ConsoleSettings)
 
     def uses_fake(self, device: Literal["thermometer", "scanner", "outputs"]) -> bool:
         """Whether `device` runs on its fake: per-device setting, else env, else `drivers`."""

@@ -11,20 +11,20 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drivers.camera import CameraScanner, apply_settings, open_cv_capture
-from drivers.fake_camera import FakeCamera, FakeCapture
 from drivers.fake_smbus import FakeSMBus
 from drivers.mlx90614 import MLX90614, Compensation, MeasureSettings
 from drivers.outputs import GateOutputs, OutputPins
 from drivers.protocols import Scanner
-from drivers.serial_scanner import SerialScanner, open_serial_port
 from station.config import Config
 from station.errors import OutputError
 from station.messages import text
 
 log = logging.getLogger("gate-station.hardware")
+
+if TYPE_CHECKING:
+    from drivers.fake_camera import FakeCamera
 
 
 @dataclass
@@ -81,9 +81,13 @@ def build_scanner(
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Scanner:
+    # Each scanner's driver is imported only when it is the one configured: a serial station
+    # never loads numpy and the QR decoders (README, "Start-up and memory").
     scanner = config.scanner
     fake = config.uses_fake("scanner")
     if scanner.type == "serial":
+        from drivers.serial_scanner import SerialScanner, open_serial_port
+
         if fake:
             fakes.serial_port = open_serial_port("loop://", scanner.serial.baudrate)
             port = fakes.serial_port
@@ -92,7 +96,11 @@ def build_scanner(
         settings = scanner.serial
         return SerialScanner(lambda: open_serial_port(settings.port, settings.baudrate),
                              holdoff_s=scanner.holdoff_s, sleep=sleep, monotonic=monotonic)
+    from drivers.camera import CameraScanner, apply_settings, open_cv_capture
+
     if fake:
+        from drivers.fake_camera import FakeCamera, FakeCapture
+
         fakes.camera = FakeCamera(frame_size=(scanner.camera.height, scanner.camera.width),
                                   fps=scanner.camera.fps, sleep=sleep)
         camera = fakes.camera

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -75,12 +76,23 @@ def reasons_text(reasons: Iterable[str], locale: Locale) -> str:
 
 def display_width(text: str) -> int:
     """Terminal columns: CJK (wide and fullwidth) characters take two."""
+    if text.isascii():  # most cells (ids, times, numbers): no per-character lookup
+        return len(text)
+    return _wide_text_width(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _wide_text_width(text: str) -> int:
+    # Cached: a register repeats the same few words (绿码, 准入) and masked names thousands
+    # of times.
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def pad_display(text: str, width: int) -> str:
     """`text` padded with spaces to `width` terminal columns."""
-    return text + " " * max(0, width - display_width(text))
+    if text.isascii():
+        return text.ljust(width)
+    return text + " " * max(0, width - _wide_text_width(text))
 
 
 RECORD_WIDTHS = (6, 19, 6, 10, 8, 6, 6, 8)  # each fits its header in both locales

@@ -87,10 +87,15 @@ def daily_report(ledger: Ledger, day: dt.date, policy: PolicySettings) -> DailyR
 def due_tests(ledger: Ledger, day: dt.date, policy: PolicySettings) -> list[DueTest]:
     """Returning workers whose day-7 or day-14 test falls due on `day` or the day after."""
     rules = policy.returning
-    earliest = add_days(day, -rules.rules_apply_days) or dt.date.min
+    earliest = max(add_days(day, -rules.rules_apply_days) or dt.date.min, rules.window[0])
     window = {d for d in (day, add_days(day, 1)) if d is not None}
+    # Only a return on (due day − follow-up day) can fall due now: ask the ledger for those
+    # few return dates instead of every return of the last `rules_apply_days`.
+    returns = {back for due in window for followup in rules.followup_days
+               if (back := add_days(due, -followup)) is not None}
     found: list[DueTest] = []
-    for row in ledger.returning_workers(max(earliest, rules.window[0]), rules.window[1]):
+    for row in ledger.returning_workers(
+            [r for r in returns if earliest <= r <= rules.window[1]]):
         if row["origin"] not in rules.origins:
             continue
         returned = dt.date.fromisoformat(row["returned"])
