@@ -285,6 +285,9 @@ class LedgerSettings(Section):
 class TownSettings(Section):
     url: str | None = None
     token_file: str | None = None
+    # names and phone numbers go to the town masked (张*, 138****5678) unless this is true
+    # (registration.md, Privacy); the station's own ledger keeps them whole either way
+    send_contact_details: bool = False
     batch: Annotated[int, Field(ge=1, le=5000)] = 200
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0
     heartbeat_s: Annotated[float, Field(gt=0, le=3600)] = 60.0

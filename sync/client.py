@@ -52,6 +52,7 @@ from station.clock import CST, Clock, SystemClock, cst_date
 from station.config import Config
 from station.errors import StationError
 from station.ledger import Ledger, LedgerError, Record
+from station.privacy import for_push
 from station.signed_bundle import MAX_BUNDLE_BYTES, BundleInbox, BundleRefused, bundle_expires
 
 log = logging.getLogger("gate-station.sync")
@@ -80,9 +81,11 @@ class SyncState:
     quarantined: int = 0
 
 
-def entry_json(record: Record) -> dict[str, Any]:
-    """A ledger record as sync.md's entry (the same record always serializes the same)."""
-    data = record.to_json()
+def entry_json(record: Record, *, send_contact_details: bool = False) -> dict[str, Any]:
+    """A ledger record as sync.md's entry (the same record always serializes the same):
+    names and phone numbers masked unless the station sends contact details
+    (registration.md, Privacy); the ledger's own record stays whole."""
+    data = for_push(record.to_json(), send_contact_details=send_contact_details)
     data.pop("day", None)
     return data
 
@@ -198,8 +201,10 @@ class SyncClient:
         batch = self._next_batch()
         if not batch:
             return None
+        contacts = self.config.town.send_contact_details
         document: dict[str, Any] = {"epoch": self.ledger.epoch, "clock": self._clock_block(),
-                                    "entries": [entry_json(r) for r in batch]}
+                                    "entries": [entry_json(r, send_contact_details=contacts)
+                                                for r in batch]}
         if self.simulated:
             document["simulated"] = True
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()

@@ -31,3 +31,17 @@ def test_a_masked_phone_never_shows_the_middle(phone: str) -> None:
         assert set(masked[3:-4]) == {"*"}
     else:
         assert set(masked) <= {"*"}
+
+
+def test_the_sync_client_pushes_registration_records_masked_unless_configured() -> None:
+    from station.ledger import Record
+    from sync.client import entry_json
+
+    visitor = Record(kind="visitor", time="2021-02-22T08:00:00.000+08:00", day="2021-02-22",
+                     clock_synced=True, direction="in", name="王五", phone="13912345678",
+                     host="采购部", operator="guard1", decision="admit")
+    pushed = entry_json(visitor)
+    assert (pushed["name"], pushed["phone"], pushed["host"]) == ("王*", "139****5678", "采购部")
+    assert "day" not in pushed and visitor.name == "王五"  # the record itself stays whole
+    whole = entry_json(visitor, send_contact_details=True)
+    assert (whole["name"], whole["phone"]) == ("王五", "13912345678")
