@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from station import sqlite
 from station.errors import StationError
 from sync.town import texts
 
@@ -128,15 +129,10 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """The one way to write: BEGIN IMMEDIATE … COMMIT, ROLLBACK on any exception."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        """The one way to write: the project's SQLite transaction (`station.sqlite`: BEGIN
+        IMMEDIATE … COMMIT, ROLLBACK on any exception), one thread at a time."""
+        with self._lock, sqlite.transaction(self._conn) as conn:
+            yield conn
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -147,14 +143,12 @@ class Database:
             self._conn.close()
 
 
-def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
-    mode = "rwc" if create else "rw"  # `rw`: SQLite never makes a file that is not there
-    conn = sqlite3.connect(f"file:{path}?mode={mode}", uri=True, isolation_level=None,
-                           check_same_thread=False)
+def _connect(path: Path) -> sqlite3.Connection:
+    """An existing database through the project's one SQLite helper (`station.sqlite`: WAL,
+    synchronous=FULL, autocommit so that transactions are explicit); never creates a file."""
+    conn = sqlite.connect(path, create=False)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA busy_timeout = 10000")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA busy_timeout = 10000")  # several server processes share the file
     return conn
 
 
@@ -189,7 +183,7 @@ def create_database(path: Path) -> None:
     finally:
         os.close(fd)
     try:
-        conn = _connect(path, create=False)
+        conn = _connect(path)
         try:
             conn.executescript(
                 f"BEGIN IMMEDIATE;{SCHEMA}INSERT INTO bundle_state (id, generation, changed) "
@@ -207,7 +201,7 @@ def open_database(path: Path) -> Database:
     if not path.is_file():
         raise StoreError(texts.cli("db-missing", path=path))
     try:
-        conn = _connect(path, create=False)
+        conn = _connect(path)
         version = schema_version(conn)
     except sqlite3.Error as error:
         raise _sqlite_problem(path, error) from None
@@ -225,7 +219,7 @@ def upgrade_database(path: Path, log: Callable[[str], None] = lambda _: None) ->
     if not path.is_file():
         raise StoreError(texts.cli("db-missing", path=path))
     try:
-        conn = _connect(path, create=False)
+        conn = _connect(path)
     except sqlite3.Error as error:
         raise _sqlite_problem(path, error) from None
     try:
