@@ -37,6 +37,7 @@ from cryptography.exceptions import InvalidSignature
 from station.bundle import Bundle, BundleError, load_bundle, parse_bundle
 from station.bundle_keys import PinnedKeys, pinned_keys, strict_b64decode
 from station.files import atomic_write
+from station.timeparse import aware_instant
 
 log = logging.getLogger("gate-station.bundle")
 
@@ -105,12 +106,8 @@ def _reject_constant(name: str) -> Any:
 
 
 def _instant(document: dict[str, Any], name: str) -> dt.datetime:
-    value = document.get(name)
-    try:
-        parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
+    parsed = aware_instant(document.get(name))
+    if parsed is None:
         raise BundleRefused(f"{name} must be an ISO 8601 time with a UTC offset")
     return parsed
 

@@ -30,6 +30,16 @@ def parse_instant(text: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=CST)
 
 
+def aware_instant(value: object) -> dt.datetime | None:
+    """An ISO 8601 time with a UTC offset from a JSON value, or None when it is anything else
+    (not text, not ISO 8601, no offset): how the bundle's times are read on both sides."""
+    try:
+        parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
+
+
 def parse_date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text.strip())

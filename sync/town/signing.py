@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from station.codes import key_id
 from station.errors import StationError
+from station.timeparse import aware_instant
 
 DEFAULT_LIFETIME = dt.timedelta(days=7)
 MAX_LIFETIME = dt.timedelta(days=30)
@@ -183,12 +184,8 @@ def document_bytes(document: dict[str, Any]) -> bytes:
 
 
 def _time(document: dict[str, Any], name: str, source: str) -> dt.datetime:
-    value = document.get(name)
-    try:
-        parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
+    parsed = aware_instant(document.get(name))
+    if parsed is None:
         raise SigningError(f"{source}: {name}: must be an ISO 8601 time with UTC offset")
     return parsed
 
