@@ -334,9 +334,9 @@ def open_ledger(config: Config, path: str | None) -> Any:
 
 
 def today_cst() -> dt.date:
-    from station.clock import CST
+    from station.clock import CST, cst_date
 
-    return dt.datetime.now(CST).date()
+    return cst_date(dt.datetime.now(CST))
 
 
 def parse_day(value: str | None, param: str) -> dt.date:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 
-from station.clock import CST
+from station.clock import CST, cst_date
 from station.console.deps import BadInput
 from station.console.web import Page
 
@@ -19,7 +19,7 @@ MAX_RANGE_DAYS = 366
 
 
 def today() -> dt.date:
-    return dt.datetime.now(CST).date()
+    return cst_date(dt.datetime.now(CST))
 
 
 class Query:

@@ -130,6 +130,6 @@ async def security_headers(request: Request,
 
 
 def today_text(now: dt.datetime | None = None) -> str:
-    from station.clock import CST
+    from station.clock import CST, cst_date
 
-    return (now or dt.datetime.now(CST)).astimezone(CST).date().isoformat()
+    return cst_date(now or dt.datetime.now(CST)).isoformat()

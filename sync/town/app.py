@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from station.clock import CST
+from station.clock import CST, cst_date
 from station.present import write_csv
 from sync.town.auth import AdminAuth, StationAuth
 from sync.town.records import INT64_MAX, BadJson, parse_json, parse_time
@@ -253,7 +253,7 @@ def _retention_loop(store: TownStore, days: int, stop: threading.Event) -> None:
     """Purge records older than `days`, at start and whenever the CST date changes."""
     done: dt.date | None = None
     while not stop.is_set():
-        today = dt.datetime.now(CST).date()
+        today = cst_date(dt.datetime.now(CST))
         if today != done:
             try:
                 gone = store.purge(today - dt.timedelta(days=days), "retention")
