@@ -123,9 +123,7 @@ def _registration_kinds(conn: sqlite3.Connection) -> None:
     conn.execute(f"INSERT INTO records_v4 ({listed}) SELECT {listed} FROM records")
     conn.execute("DROP TABLE records")
     conn.execute("ALTER TABLE records_v4 RENAME TO records")
-    for statement in _INDEXES_4.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    sqlite.run_script(conn, _INDEXES_4)
     conn.execute("DELETE FROM sqlite_sequence WHERE name IN ('records', 'records_v4')")
     current = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
     conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('records', ?)",
@@ -352,9 +350,7 @@ class Ledger:
                 if callable(migration):
                     migration(conn)
                 else:
-                    for statement in migration.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
+                    sqlite.run_script(conn, migration)
                 if number == 0:
                     created = dt.datetime.now(dt.UTC).isoformat()
                     conn.execute("INSERT INTO meta VALUES ('epoch', ?), ('created', ?)",

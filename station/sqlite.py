@@ -63,5 +63,27 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def statements(script: str) -> list[str]:
+    """The SQL statements of a script, split where SQLite itself says a statement ends
+    (`sqlite3.complete_statement`, so a `;` inside a string or a trigger body stays put)."""
+    found, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\r\n;"):
+                found.append(pending.strip())
+            pending = ""
+    if pending.strip(" \t\r\n;"):
+        found.append(pending.strip())
+    return found
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run a schema or migration script inside the current transaction, statement by
+    statement (`executescript` would commit what is pending first)."""
+    for statement in statements(script):
+        conn.execute(statement)
+
+
 def _sidecar(path: Path, suffix: str) -> Path:
     return path.with_name(path.name + suffix)

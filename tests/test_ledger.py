@@ -219,3 +219,11 @@ def test_a_path_that_cannot_hold_a_ledger_is_a_ledger_error(tmp_path: Path) -> N
     (tmp_path / "file").write_text("x")
     with pytest.raises(LedgerError, match="cannot open the ledger"):
         Ledger(tmp_path / "file" / "ledger.db")
+
+
+def test_scripts_split_where_sqlite_says_a_statement_ends() -> None:
+    from station.sqlite import statements
+
+    script = "CREATE TABLE a (x TEXT DEFAULT ';');\n CREATE INDEX i ON a (x);\n\n"
+    assert statements(script) == ["CREATE TABLE a (x TEXT DEFAULT ';');",
+                                  "CREATE INDEX i ON a (x);"]

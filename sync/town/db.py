@@ -185,10 +185,11 @@ def create_database(path: Path) -> None:
     try:
         conn = _connect(path)
         try:
-            conn.executescript(
-                f"BEGIN IMMEDIATE;{SCHEMA}INSERT INTO bundle_state (id, generation, changed) "
-                f"VALUES (1, 0, datetime('now'));PRAGMA user_version = {SCHEMA_VERSION};"
-                "COMMIT;")
+            with sqlite.transaction(conn):
+                sqlite.run_script(conn, SCHEMA)
+                conn.execute("INSERT INTO bundle_state (id, generation, changed) "
+                             "VALUES (1, 0, datetime('now'))")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         finally:
             conn.close()
     except sqlite3.Error as error:
@@ -231,8 +232,9 @@ def upgrade_database(path: Path, log: Callable[[str], None] = lambda _: None) ->
                                        wanted=SCHEMA_VERSION))
         script = "".join(MIGRATIONS[v] for v in range(found, SCHEMA_VERSION))
         if script:
-            conn.executescript(f"BEGIN IMMEDIATE;{script}PRAGMA user_version = "
-                               f"{SCHEMA_VERSION};COMMIT;")
+            with sqlite.transaction(conn):
+                sqlite.run_script(conn, script)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             for version in range(found, SCHEMA_VERSION):
                 log(texts.cli("db-migrated", path=path, old=version, new=version + 1))
         os.chmod(path, 0o600)
