@@ -215,6 +215,8 @@ def create_app(store: TownStore, settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(sqlite3.OperationalError)
     async def database_busy(_request: Request, error: sqlite3.OperationalError) -> Response:
+        if not str(error).startswith(("database is locked", "database table is locked")):
+            raise error  # a real fault (a bad query, say) is not dressed up as "busy"
         log.warning("database: %s", error)
         return JSONResponse({"detail": "the town database is busy; try again"},
                             status_code=503, headers={"Retry-After": "5"})

@@ -451,7 +451,7 @@ class SqliteTownStore:
         `since`/`until` compare the corrected time (the station's where none is known)."""
         where: list[str] = ["r.id > ?", "r.purged = 0"]
         params: list[Any] = [after]
-        for condition, value in (("r.station = ?", station), ("s.enterprise = ?", enterprise),
+        for condition, value in (("r.station = ?", station), ("r.enterprise = ?", enterprise),
                                  ("coalesce(r.corrected_time, r.time) >= ?", since),
                                  ("coalesce(r.corrected_time, r.time) < ?", until),
                                  ("r.kind = ?", kind)):
@@ -472,7 +472,7 @@ class SqliteTownStore:
         params: list[Any] = []
         for condition, value in (("coalesce(r.corrected_time, r.time) >= ?", since),
                                  ("coalesce(r.corrected_time, r.time) < ?", until),
-                                 ("s.enterprise = ?", enterprise)):
+                                 ("r.enterprise = ?", enterprise)):
             if value:
                 where.append(condition)
                 params.append(value)
