@@ -7,17 +7,17 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import settings
+
+from station.clock import VirtualClock
+from station.trust import TrustList, trust_entry
 
 # CI (CI=true) replays the same examples every run (derandomize), so a landing is judged on
 # the code, not on the luck of the draw; developers' runs keep exploring new examples.
 settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
     settings.load_profile("ci")
-from cryptography.hazmat.primitives.asymmetric import ed25519
-
-from station.clock import VirtualClock
-from station.trust import TrustList, trust_entry
 
 SPEC_SEED = bytes.fromhex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20")
 ED25519_VECTOR = (
