@@ -64,5 +64,5 @@ def spec_trust(spec_key: ed25519.Ed25519PrivateKey) -> TrustList:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--powerloss-cuts", type=int, default=None,
+    parser.addoption("--powerloss-cuts", "--cuts", type=int, default=None,
                      help="power cuts per power-loss test (tests/powerloss; the soak is 200)")
