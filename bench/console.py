@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from station.clock import CST  # noqa: E402
-from station.ledger import INSERT_SQL, Ledger, Record  # noqa: E402
+from station.ledger import Ledger, Record  # noqa: E402
 
 LAST_DAY = dt.date(2021, 2, 28)
 PER_DAY = 3000
@@ -48,14 +48,15 @@ def build_ledger(path: Path, records: int = 1_000_000) -> None:
     2021 window, a fault now and then, exits."""
     rng = random.Random(10)
     ledger = Ledger(path)
-    conn = ledger._conn
+    synced_before = (LAST_DAY - dt.timedelta(days=2)).isoformat()
+    synced: list[int] = []
     days = -(-records // PER_DAY)
     first = LAST_DAY - dt.timedelta(days=days - 1)
     names = [rng.choice(SURNAMES) + "*" for _ in range(PER_DAY)]
     written = 0
     for number in range(days):
         day = first + dt.timedelta(days=number)
-        batch = []
+        batch: list[Record] = []
         for slot in range(min(PER_DAY, records - written)):
             seconds = int(rng.gauss(5400, 1800)) % 50000  # mostly 07:00–10:00
             when = dt.datetime.combine(day, dt.time(6, 30), CST) + dt.timedelta(
@@ -82,19 +83,17 @@ def build_ledger(path: Path, records: int = 1_000_000) -> None:
                 origin="outside-municipality" if returned else None,
                 nat=(dt.date.fromisoformat(returned) - dt.timedelta(days=2)).isoformat()
                 if returned else None, event_id=str(uuid.UUID(int=rng.getrandbits(128))))
-            batch.append(record.to_row())
+            batch.append(record)
             if reasons == ("fever",):
                 batch.append(Record(**{**record.__dict__, "kind": "alarm", "seq": None,
                                        "detail": f"fever {temperature} °C",
-                                       "event_id": str(uuid.UUID(int=rng.getrandbits(128)))}
-                                    ).to_row())
-        batch.sort(key=lambda row: row["time"])
-        conn.execute("BEGIN")
-        conn.executemany(INSERT_SQL, batch)
-        conn.execute("COMMIT")
+                                       "event_id": str(uuid.UUID(int=rng.getrandbits(128)))}))
+        batch.sort(key=lambda record: record.time)
+        appended = ledger.append(*batch)  # one transaction per day
+        if day.isoformat() < synced_before:
+            synced += [record.seq for record in appended if record.seq is not None]
         written += len(batch)
-    conn.execute("UPDATE records SET synced = 1 WHERE day < ?",
-                  [(LAST_DAY - dt.timedelta(days=2)).isoformat()])
+    ledger.mark_synced(synced, max(synced, default=0))  # all but the last two days
     ledger.close()
 
 
@@ -155,7 +154,7 @@ def main() -> None:
               f"{time.perf_counter() - started:.0f} s")
     with Ledger.open_readonly(args.ledger) as ledger:
         count = ledger.count()
-        newest = dt.date.fromisoformat(ledger.query("SELECT max(day) AS d FROM records")[0]["d"])
+        newest = dt.date.fromisoformat(ledger.newest_day() or LAST_DAY.isoformat())
     newest -= dt.timedelta(days=1)  # the last day may be part-filled: use a whole one
     day = newest.isoformat()
     week = (newest - dt.timedelta(days=6)).isoformat()

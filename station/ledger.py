@@ -525,6 +525,11 @@ class Ledger:
             "AND subject IS NOT NULL", [day])[0]["n"])
         return counts
 
+    def newest_day(self) -> str | None:
+        """The CST day of the newest record (None for an empty ledger)."""
+        day = self._query("SELECT max(day) AS day FROM records", [])[0]["day"]
+        return None if day is None else str(day)
+
     def _days_newest_first(self, limit_days: int = 400) -> list[str]:
         """The CST days from the newest record's back to the oldest's (at most `limit_days`).
         Kinds rarer than entries (faults, alarms) are then found day by day through the
