@@ -32,7 +32,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -265,8 +265,13 @@ class Record:
                    day=now.date().isoformat(), clock_synced=clock.synced(),
                    boot_id=clock.boot_id, boottime_ns=clock.boottime_ns(), **fields)
 
+    def fields_dict(self) -> dict[str, Any]:
+        """Every field by name, in declaration order. A shallow copy is enough (and ~20×
+        faster than `asdict`'s deep copy): every value is immutable, tuples included."""
+        return {name: getattr(self, name) for name in RECORD_FIELDS}
+
     def to_row(self) -> dict[str, Any]:
-        row = asdict(self)
+        row = self.fields_dict()
         row.pop("seq")
         row["readings"] = json.dumps(list(self.readings))
         row["reasons"] = json.dumps(list(self.reasons))
@@ -278,8 +283,7 @@ class Record:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Record:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in row.items() if k in known}
+        values = {k: v for k, v in row.items() if k in RECORD_FIELD_SET}
         values["readings"] = tuple(json.loads(row.get("readings") or "[]"))
         values["reasons"] = tuple(json.loads(row.get("reasons") or "[]"))
         values["clock_synced"] = bool(row.get("clock_synced"))
@@ -292,13 +296,17 @@ class Record:
         """The record as sync.md and scenario.md show it (lists, booleans, nulls). The
         registration fields appear only on the records that have them, so a worker's entry
         stays as small as it was."""
-        data = asdict(self)
+        data = self.fields_dict()
         data["readings"] = list(self.readings)
         data["reasons"] = list(self.reasons)
         for column in REGISTRATION_COLUMNS:
             if data[column] is None:
                 del data[column]
         return data
+
+
+RECORD_FIELDS = tuple(f.name for f in fields(Record))
+RECORD_FIELD_SET = frozenset(RECORD_FIELDS)
 
 
 class Ledger:
@@ -394,7 +402,7 @@ class Ledger:
         def insert(conn: sqlite3.Connection) -> None:
             for record in records:
                 cursor = conn.execute(_INSERT_SQL, record.to_row())
-                written.append(Record(**{**asdict(record), "seq": cursor.lastrowid}))
+                written.append(Record(**{**record.fields_dict(), "seq": cursor.lastrowid}))
 
         self._transaction(insert)
         return written
