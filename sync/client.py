@@ -89,7 +89,12 @@ def entry_json(record: Record, *, send_contact_details: bool = False) -> dict[st
     """A ledger record as sync.md's entry (the same record always serializes the same):
     names and phone numbers masked unless the station sends contact details
     (registration.md, Privacy); the ledger's own record stays whole."""
-    data = for_push(record.to_json(), send_contact_details=send_contact_details)
+    return push_json(record.to_json(), send_contact_details=send_contact_details)
+
+
+def push_json(data: dict[str, Any], *, send_contact_details: bool = False) -> dict[str, Any]:
+    """A record's `to_json()` as sync.md's entry (see `entry_json`)."""
+    data = for_push(data, send_contact_details=send_contact_details)
     data.pop("day", None)
     return data
 
@@ -193,13 +198,14 @@ class SyncClient:
         """Whether any record is unsynced (one index lookup, not a batch read)."""
         return self._oldest_unsynced() is not None
 
-    def _next_batch(self) -> list[Record]:
+    def _next_batch(self) -> list[dict[str, Any]]:
+        """The next records to push, each as its `Record.to_json()`."""
         size = self.state.batch
         # alarms go before older ordinary records (index: records_unsynced_alarms)
-        alarms = self.ledger.unsynced(size, alarms_after=self._alarm_floor)
+        alarms = self.ledger.unsynced_json(size, alarms_after=self._alarm_floor)
         if alarms:
             return alarms
-        return self.ledger.unsynced(size)
+        return self.ledger.unsynced_json(size)
 
     def push_once(self) -> float | None:
         """Send one batch. Returns None when it went through (or there was nothing to send),
@@ -225,7 +231,7 @@ class SyncClient:
             return self._pushed(batch, response, full=full)
         if status == 413:
             if len(batch) == 1:
-                self._set_fault("sync", f"sync: record {batch[0].seq} alone is over the "
+                self._set_fault("sync", f"sync: record {batch[0]['seq']} alone is over the "
                                         "town's size limit (413); kept, retried with backoff")
                 return self._failed("push: 413 for a single record", None)
             self.state.too_large = len(batch)
@@ -238,7 +244,7 @@ class SyncClient:
             return self._block(status, _detail(response))
         return self._failed(f"push: {status}", None)
 
-    def _encode(self, batch: list[Record]) -> tuple[list[Record], bytes]:
+    def _encode(self, batch: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bytes]:
         """The push body for `batch`, and the records it holds: the leading records whose
         request stays within MAX_PUSH_BYTES (at least one; a lone record over the limit
         gets its 413). Only the records returned are sent, so only they can be marked."""
@@ -252,7 +258,7 @@ class SyncClient:
         size = len(head) + 2  # "]}"
         parts: list[bytes] = []
         for record in batch:
-            part = _dumps(entry_json(record, send_contact_details=contacts))
+            part = _dumps(push_json(record, send_contact_details=contacts))
             size += len(part) + (1 if parts else 0)
             if parts and size > MAX_PUSH_BYTES:
                 self.state.fits = len(parts)  # the next read asks for what fits
@@ -303,7 +309,7 @@ class SyncClient:
         self._set_fault("sync", f"sync: protocol fault, nothing marked synced: {why}")
         return self._failed("push: protocol fault", None)
 
-    def _pushed(self, batch: list[Record], response: httpx.Response, *,
+    def _pushed(self, batch: list[dict[str, Any]], response: httpx.Response, *,
                 full: bool = False) -> float | None:
         """A 2xx: mark what the answer honestly acknowledges, or nothing."""
         try:
@@ -324,14 +330,14 @@ class SyncClient:
             if acked > highest:
                 return self._protocol_fault(f"acked_through {acked} is above the highest seq "
                                             f"this ledger ever issued ({highest})")
-            marked = self.ledger.mark_synced([r.seq for r in batch if r.seq is not None],
+            marked = self.ledger.mark_synced([r["seq"] for r in batch if r["seq"] is not None],
                                              acked)
             oldest = self._oldest_unsynced()
         except LedgerError as error:  # a busy or broken ledger: the town de-duplicates a resend
             log.warning("could not mark records synced (%s); they will be sent again", error)
             return self._failed("ledger busy", None)
-        if all(record.kind == "alarm" for record in batch):
-            self._alarm_floor = max(self._alarm_floor, max(r.seq or 0 for r in batch))
+        if all(record["kind"] == "alarm" for record in batch):
+            self._alarm_floor = max(self._alarm_floor, max(r["seq"] or 0 for r in batch))
         self.state.pushed += marked
         duplicates, quarantined = answer.get("duplicates"), answer.get("quarantined")
         self.state.duplicates += duplicates if type(duplicates) is int else 0
