@@ -490,6 +490,12 @@ def test_alarms_unhandled_first_then_newest_first_with_their_latest_ack(town: To
     assert page["next_after"] == 2
     rest = town.client.get("/api/v1/alarms?limit=2&after=2", headers=town.admin_headers).json()
     assert [a["event_id"] for a in rest["alarms"]] == ["a2"] and rest["next_after"] is None
+    mine = town.client.get("/api/v1/alarms", params={"enterprise": "红炉机械厂"},
+                           headers=town.admin_headers).json()  # gate-a's enterprise
+    assert len(mine["alarms"]) == 3
+    other = town.client.get("/api/v1/alarms", params={"enterprise": "永川电子"},
+                            headers=town.admin_headers)
+    assert other.status_code == 200 and other.json()["alarms"] == []
 
 
 def test_the_login_cookie_is_secure_behind_https(town: Town) -> None:

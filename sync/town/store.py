@@ -471,7 +471,7 @@ class SqliteTownStore:
         params: list[Any] = []
         for condition, value in (("coalesce(r.corrected_time, r.time) >= ?", since),
                                  ("coalesce(r.corrected_time, r.time) < ?", until),
-                                 ("s.enterprise = ?", enterprise)):
+                                 ("r.enterprise = ?", enterprise)):
             if value:
                 where.append(condition)
                 params.append(value)
