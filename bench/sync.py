@@ -1,7 +1,9 @@
 """Sync benchmarks over loopback against a real `town-server` process (issue targets):
 
-  drain    `gate-station sync --once` drains a 100,000-record backlog             [≤ 30 s]
-  ingest   50 stations pushing batches of 200 at once, SQLite default   [≥ 5,000 records/s]
+  drain    `gate-station sync --once` drains a 100,000-record backlog  [≤ 10 s, issue 16]
+  ingest   50 stations pushing batches of 200 at once, SQLite  [≥ 20,000 records/s, issue 16]
+
+The machine is shared: run each a few times and report the median, with the load average.
 
     python bench/sync.py [drain ingest] [--records 100000] [--stations 50] [--batches 20]
 """
