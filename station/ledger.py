@@ -32,7 +32,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -263,8 +263,13 @@ class Record:
                    day=now.date().isoformat(), clock_synced=clock.synced(),
                    boot_id=clock.boot_id, boottime_ns=clock.boottime_ns(), **fields)
 
+    def fields_dict(self) -> dict[str, Any]:
+        """Every field by name, in declaration order. A shallow copy is enough (and ~20×
+        faster than `asdict`'s deep copy): every value is immutable, tuples included."""
+        return {name: getattr(self, name) for name in RECORD_FIELDS}
+
     def to_row(self) -> dict[str, Any]:
-        row = asdict(self)
+        row = self.fields_dict()
         row.pop("seq")
         row["readings"] = json.dumps(list(self.readings))
         row["reasons"] = json.dumps(list(self.reasons))
@@ -276,8 +281,7 @@ class Record:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Record:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in row.items() if k in known}
+        values = {k: v for k, v in row.items() if k in RECORD_FIELD_SET}
         values["readings"] = tuple(json.loads(row.get("readings") or "[]"))
         values["reasons"] = tuple(json.loads(row.get("reasons") or "[]"))
         values["clock_synced"] = bool(row.get("clock_synced"))
@@ -286,17 +290,38 @@ class Record:
                 values[column] = bool(values[column])
         return cls(**values)
 
+    @staticmethod
+    def json_from_row(row: dict[str, Any]) -> dict[str, Any]:
+        """`Record.from_row(row).to_json()` without building the Record (the sync client's
+        drain reads 100,000s of rows; the frozen dataclass costs most of that)."""
+        data = {name: row.get(name, DEFAULTS.get(name)) for name in RECORD_FIELDS}
+        data["readings"] = json.loads(row.get("readings") or "[]")
+        data["reasons"] = json.loads(row.get("reasons") or "[]")
+        data["clock_synced"] = bool(row.get("clock_synced"))
+        for column in BOOL_COLUMNS:
+            if data[column] is not None:
+                data[column] = bool(data[column])
+        for column in REGISTRATION_COLUMNS:
+            if data[column] is None:
+                del data[column]
+        return data
+
     def to_json(self) -> dict[str, Any]:
         """The record as sync.md and scenario.md show it (lists, booleans, nulls). The
         registration fields appear only on the records that have them, so a worker's entry
         stays as small as it was."""
-        data = asdict(self)
+        data = self.fields_dict()
         data["readings"] = list(self.readings)
         data["reasons"] = list(self.reasons)
         for column in REGISTRATION_COLUMNS:
             if data[column] is None:
                 del data[column]
         return data
+
+
+RECORD_FIELDS = tuple(f.name for f in fields(Record))
+RECORD_FIELD_SET = frozenset(RECORD_FIELDS)
+DEFAULTS = {f.name: f.default for f in fields(Record) if f.default is not MISSING}
 
 
 class Ledger:
@@ -390,7 +415,7 @@ class Ledger:
         def insert(conn: sqlite3.Connection) -> None:
             for record in records:
                 cursor = conn.execute(_INSERT_SQL, record.to_row())
-                written.append(Record(**{**asdict(record), "seq": cursor.lastrowid}))
+                written.append(Record(**{**record.fields_dict(), "seq": cursor.lastrowid}))
 
         self._transaction(insert)
         return written
@@ -685,6 +710,15 @@ class Ledger:
             return list(self._records("synced = 0 AND kind = 'alarm' AND seq > ?",
                                       [alarms_after], limit=limit))
         return list(self._records("synced = 0", limit=limit))
+
+    def unsynced_json(self, limit: int, *, alarms_after: int | None = None
+                      ) -> list[dict[str, Any]]:
+        """`unsynced`, each record as its `to_json()` (the sync client's push path)."""
+        where, params = "synced = 0", []
+        if alarms_after is not None:
+            where, params = "synced = 0 AND kind = 'alarm' AND seq > ?", [alarms_after]
+        return [Record.json_from_row(row) for row in self._query(
+            f"SELECT * FROM records WHERE {where} ORDER BY seq LIMIT ?", [*params, limit])]
 
     def sync_marks(self) -> list[tuple[int, bool]]:
         """(seq, synced) of every record, in seq order: what the town has been told."""

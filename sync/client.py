@@ -57,6 +57,8 @@ from station.signed_bundle import MAX_BUNDLE_BYTES, BundleInbox, BundleRefused, 
 
 log = logging.getLogger("gate-station.sync")
 GZIP_ABOVE = 8 * 1024
+MAX_PUSH_BYTES = 1024 * 1024  # sync.md: a push is at most 1 MiB after decoding
+DRAIN_BATCH = 2000  # records per push while a backlog remains (full batches come back)
 DEVICES = ("thermometer", "camera", "serial", "ledger", "outputs")
 BLOCKING_STATUSES = (400, 401, 403, 409)
 PROGRESS_EVERY_S = 5.0  # `sync --once` prints a progress line this often on a long drain
@@ -72,6 +74,8 @@ class SyncState:
     blocked_until: float = 0.0  # time.monotonic() of the next try while blocked
     attempt: int = 0
     batch: int = 200
+    too_large: int | None = None  # a batch this size got a 413: stay below it while draining
+    fits: int | None = None  # records that fit in MAX_PUSH_BYTES last time it was reached
     etag: str | None = None
     bundle_version: str | None = None
     bundle_outcome: str = "not fetched"  # applied | unchanged | kept (refused) | …
@@ -85,7 +89,12 @@ def entry_json(record: Record, *, send_contact_details: bool = False) -> dict[st
     """A ledger record as sync.md's entry (the same record always serializes the same):
     names and phone numbers masked unless the station sends contact details
     (registration.md, Privacy); the ledger's own record stays whole."""
-    data = for_push(record.to_json(), send_contact_details=send_contact_details)
+    return push_json(record.to_json(), send_contact_details=send_contact_details)
+
+
+def push_json(data: dict[str, Any], *, send_contact_details: bool = False) -> dict[str, Any]:
+    """A record's `to_json()` as sync.md's entry (see `entry_json`)."""
+    data = for_push(data, send_contact_details=send_contact_details)
     data.pop("day", None)
     return data
 
@@ -185,29 +194,30 @@ class SyncClient:
     def _oldest_unsynced(self) -> int | None:
         return self.ledger.oldest_unsynced_seq()
 
-    def _next_batch(self) -> list[Record]:
+    def pending(self) -> bool:
+        """Whether any record is unsynced (one index lookup, not a batch read)."""
+        return self._oldest_unsynced() is not None
+
+    def _next_batch(self) -> list[dict[str, Any]]:
+        """The next records to push, each as its `Record.to_json()`."""
         size = self.state.batch
         # alarms go before older ordinary records (index: records_unsynced_alarms)
-        alarms = self.ledger.unsynced(size, alarms_after=self._alarm_floor)
+        alarms = self.ledger.unsynced_json(size, alarms_after=self._alarm_floor)
         if alarms:
             return alarms
-        return self.ledger.unsynced(size)
+        return self.ledger.unsynced_json(size)
 
     def push_once(self) -> float | None:
         """Send one batch. Returns None when it went through (or there was nothing to send),
         else how long to wait before trying again."""
         if self.state.blocked and not self._unblock():
             return max(0.0, self.state.blocked_until - time.monotonic())
+        requested = self.state.batch
         batch = self._next_batch()
         if not batch:
             return None
-        contacts = self.config.town.send_contact_details
-        document: dict[str, Any] = {"epoch": self.ledger.epoch, "clock": self._clock_block(),
-                                    "entries": [entry_json(r, send_contact_details=contacts)
-                                                for r in batch]}
-        if self.simulated:
-            document["simulated"] = True
-        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        full = len(batch) >= requested  # more may be waiting: a long backlog
+        batch, body = self._encode(batch)
         headers = {"Content-Type": "application/json"}
         if len(body) > GZIP_ABOVE:
             body = gzip.compress(body, 6)
@@ -218,12 +228,13 @@ class SyncClient:
             return self._failed(f"push: {type(error).__name__}", None)
         status = response.status_code
         if 200 <= status < 300:
-            return self._pushed(batch, response)
+            return self._pushed(batch, response, full=full)
         if status == 413:
             if len(batch) == 1:
-                self._set_fault("sync", f"sync: record {batch[0].seq} alone is over the "
+                self._set_fault("sync", f"sync: record {batch[0]['seq']} alone is over the "
                                         "town's size limit (413); kept, retried with backoff")
                 return self._failed("push: 413 for a single record", None)
+            self.state.too_large = len(batch)
             self.state.batch = max(1, len(batch) // 2)
             log.warning("push: 413, batch halved to %d", self.state.batch)
             return 0.0
@@ -232,6 +243,43 @@ class SyncClient:
         if status in BLOCKING_STATUSES:
             return self._block(status, _detail(response))
         return self._failed(f"push: {status}", None)
+
+    def _encode(self, batch: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bytes]:
+        """The push body for `batch`, and the records it holds: the leading records whose
+        request stays within MAX_PUSH_BYTES (at least one; a lone record over the limit
+        gets its 413). Only the records returned are sent, so only they can be marked."""
+        contacts = self.config.town.send_contact_details
+        envelope: dict[str, Any] = {"epoch": self.ledger.epoch, "clock": self._clock_block()}
+        if self.simulated:
+            envelope["simulated"] = True
+        # the envelope, then the entries spliced in: the same bytes as one json.dumps of the
+        # whole document, but each entry's size is known, so the batch can stop at the limit
+        head = _dumps(envelope)[:-1] + b',"entries":['
+        size = len(head) + 2  # "]}"
+        parts: list[bytes] = []
+        for record in batch:
+            part = _dumps(push_json(record, send_contact_details=contacts))
+            size += len(part) + (1 if parts else 0)
+            if parts and size > MAX_PUSH_BYTES:
+                self.state.fits = len(parts)  # the next read asks for what fits
+                break
+            parts.append(part)
+        return batch[:len(parts)], head + b",".join(parts) + b"]}"
+
+    def _grow_batch(self, full: bool) -> None:
+        """After a success: double the batch, up to DRAIN_BATCH while full batches come back
+        (a long backlog), else up to `town.batch`; never back to a size the town refused
+        with 413 until the backlog is drained."""
+        base = self.config.town.batch
+        cap = max(base, DRAIN_BATCH) if full else base
+        if not full:
+            self.state.too_large = self.state.fits = None
+        else:
+            if self.state.too_large is not None:
+                cap = min(cap, max(1, self.state.too_large // 2))
+            if self.state.fits is not None:
+                cap = min(cap, self.state.fits)
+        self.state.batch = max(1, min(cap, self.state.batch * 2))
 
     def _block(self, status: int, detail: str) -> float:
         retry = self.config.town.blocked_retry_s
@@ -261,7 +309,8 @@ class SyncClient:
         self._set_fault("sync", f"sync: protocol fault, nothing marked synced: {why}")
         return self._failed("push: protocol fault", None)
 
-    def _pushed(self, batch: list[Record], response: httpx.Response) -> float | None:
+    def _pushed(self, batch: list[dict[str, Any]], response: httpx.Response, *,
+                full: bool = False) -> float | None:
         """A 2xx: mark what the answer honestly acknowledges, or nothing."""
         try:
             answer = response.json()
@@ -281,14 +330,14 @@ class SyncClient:
             if acked > highest:
                 return self._protocol_fault(f"acked_through {acked} is above the highest seq "
                                             f"this ledger ever issued ({highest})")
-            marked = self.ledger.mark_synced([r.seq for r in batch if r.seq is not None],
+            marked = self.ledger.mark_synced([r["seq"] for r in batch if r["seq"] is not None],
                                              acked)
             oldest = self._oldest_unsynced()
         except LedgerError as error:  # a busy or broken ledger: the town de-duplicates a resend
             log.warning("could not mark records synced (%s); they will be sent again", error)
             return self._failed("ledger busy", None)
-        if all(record.kind == "alarm" for record in batch):
-            self._alarm_floor = max(self._alarm_floor, max(r.seq or 0 for r in batch))
+        if all(record["kind"] == "alarm" for record in batch):
+            self._alarm_floor = max(self._alarm_floor, max(r["seq"] or 0 for r in batch))
         self.state.pushed += marked
         duplicates, quarantined = answer.get("duplicates"), answer.get("quarantined")
         self.state.duplicates += duplicates if type(duplicates) is int else 0
@@ -306,7 +355,7 @@ class SyncClient:
             return self._failed("push: gap at the town", None)
         self._clear_fault("sync")
         self.state.attempt = 0
-        self.state.batch = min(self.config.town.batch, self.state.batch * 2)
+        self._grow_batch(full)
         return None
 
     def _failed(self, what: str, wait: float | None) -> float:
@@ -473,7 +522,7 @@ class SyncClient:
             if now >= next_push:
                 wait = self.push_once()
                 if wait is None:
-                    next_push = now if self._next_batch() else now + town.idle_s
+                    next_push = now if self.pending() else now + town.idle_s
                 else:
                     next_push = now + wait
             if now >= next_beat:
@@ -506,7 +555,7 @@ class SyncClient:
                 reason = self.state.faults.get("sync", self.state.blocked)
                 break
             if wait is None:
-                if not self._next_batch():
+                if not self.pending():
                     break
                 continue
             if now + wait - last_progress > give_up_s:
@@ -528,6 +577,10 @@ class SyncClient:
         if reason is not None and left:
             report(f"sync --once: {reason}; {left} records kept")
         return 0 if left == 0 else 1
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _detail(response: httpx.Response) -> str:

@@ -227,3 +227,25 @@ def test_scripts_split_where_sqlite_says_a_statement_ends() -> None:
     script = "CREATE TABLE a (x TEXT DEFAULT ';');\n CREATE INDEX i ON a (x);\n\n"
     assert statements(script) == ["CREATE TABLE a (x TEXT DEFAULT ';');",
                                   "CREATE INDEX i ON a (x);"]
+
+
+def test_unsynced_json_is_each_records_to_json(tmp_path: Path) -> None:
+    """The sync client's fast read gives exactly what Record.to_json gives, field order
+    included (the same record always serializes the same)."""
+    import json
+
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        ledger.append(
+            Record(kind="entry", time="2021-02-01T07:30:05.412+08:00", day="2021-02-01",
+                   clock_synced=True, subject="W1", name="张三", readings=(36.5, 36.6),
+                   reasons=("fever",), temperature_c=36.6, boottime_ns=5),
+            Record(kind="vehicle", time="2021-02-01T07:31:00.000+08:00", day="2021-02-01",
+                   clock_synced=False, plate="渝A12345", plate_other=False, cold_chain=True,
+                   occupants=2, driver_phone="13800138000"),
+            Record(kind="alarm", time="2021-02-01T07:32:00.000+08:00", day="2021-02-01",
+                   clock_synced=True, temperature_c=38.1))
+        expected = [record.to_json() for record in ledger.unsynced(10)]
+        fast = ledger.unsynced_json(10)
+        assert [json.dumps(e) for e in fast] == [json.dumps(e) for e in expected]
+        assert fast[1]["cold_chain"] is True and "cold_chain" not in fast[0]
+        assert [e["seq"] for e in ledger.unsynced_json(10, alarms_after=0)] == [3]

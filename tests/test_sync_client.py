@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from station import config as config_module
 from station.ledger import Ledger
-from sync.client import SyncClient, backoff_delay, entry_json
+from sync.client import DRAIN_BATCH, MAX_PUSH_BYTES, SyncClient, backoff_delay, entry_json
 from sync.town.store import SqliteTownStore
 from tests import bundlesign
 from tests.townkit import (
@@ -125,17 +125,55 @@ def test_a_conflict_stops_pushing(tmp_path: Path, town: TownProcess) -> None:
     client.close()
 
 
-def test_413_halves_the_batch(tmp_path: Path, town: TownProcess) -> None:
-    client = make_client(tmp_path, town.url, register(town))
+def _big_faults(client: SyncClient, count: int) -> None:
     rng = random.Random(5)
     from station.ledger import Record
 
     with Ledger(client.ledger.path) as ledger:  # incompressible 12 KB details: 2.4 MB a batch
         ledger.append(*(Record(kind="fault", time="2021-02-01T07:00:00.000+08:00",
                                day="2021-02-01", clock_synced=True,
-                               detail=rng.randbytes(6000).hex()) for _ in range(200)))
+                               detail=rng.randbytes(6000).hex()) for _ in range(count)))
+
+
+def test_413_halves_the_batch(tmp_path: Path, town: TownProcess,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # a client that believes the limit is 4 MiB: the town's 1 MiB limit answers 413
+    monkeypatch.setattr("sync.client.MAX_PUSH_BYTES", 4 * 1024 * 1024)
+    client = make_client(tmp_path, town.url, register(town))
+    _big_faults(client, 200)
     assert client.push_once() == 0.0 and client.state.batch == 100
+    assert client.backlog() == 200  # a 413 marks nothing
     assert client.run(once=True) == 0 and client.backlog() == 0
+    assert client.state.batch <= 50  # it never grew back to a size the town refused
+    client.close()
+
+
+def test_a_push_stops_at_the_body_limit(tmp_path: Path, town: TownProcess) -> None:
+    """A batch whose JSON would pass 1 MiB is cut to the records that fit: no 413, and only
+    the records sent are marked synced."""
+    client = make_client(tmp_path, town.url, register(town))
+    _big_faults(client, 200)
+    assert client.push_once() is None
+    sent = 200 - client.backlog()
+    assert 12_000 * sent < MAX_PUSH_BYTES < 12_500 * (sent + 1)  # each record is ~12.3 KB
+    assert [seq for seq, synced in client.ledger.sync_marks() if synced] == \
+        list(range(1, sent + 1))
+    assert client.run(once=True) == 0 and client.backlog() == 0
+    assert client.state.pushed == 200 and client.state.duplicates == 0
+    client.close()
+
+
+def test_a_long_backlog_goes_in_larger_batches(tmp_path: Path, town: TownProcess) -> None:
+    """Full batches double the batch up to DRAIN_BATCH; once caught up it is town.batch."""
+    client = make_client(tmp_path, town.url, register(town))
+    fill_ledger(client.ledger.path, 6000)
+    sizes = []
+    while client.backlog():
+        before = client.backlog()
+        assert client.push_once() is None
+        sizes.append(before - client.backlog())
+    assert sizes == [200, 400, 800, 1600, DRAIN_BATCH, 1000]
+    assert client.state.batch == 200  # the last batch was not full: caught up
     client.close()
 
 

@@ -35,6 +35,9 @@ _FIELD_KINDS: dict[str, type] = {**dict.fromkeys(TEXT_FIELDS, str),
                                  **dict.fromkeys(BOOL_FIELDS, bool)}
 
 
+_CONTAINERS = frozenset({dict, list})
+
+
 class BadJson(ValueError):
     """The body is not JSON a station may send; the message says why."""
 
@@ -47,13 +50,15 @@ def depth(value: Any, limit: int = MAX_DEPTH) -> int:
     """How deeply `value` nests (a scalar is 0), level by level, without recursion; stops
     counting past `limit`."""
     deepest = 0
-    level = [value] if isinstance(value, dict | list) else []
+    level = [value] if type(value) in _CONTAINERS else []
     while level and deepest <= limit:
         deepest += 1
         below: list[Any] = []
-        for item in level:
-            children = item.values() if isinstance(item, dict) else item
-            below.extend(child for child in children if isinstance(child, dict | list))
+        append = below.append
+        for item in level:  # json.loads makes exactly dict and list: `type` is enough
+            for child in item.values() if type(item) is dict else item:
+                if type(child) in _CONTAINERS:
+                    append(child)
         level = below
     return deepest
 
@@ -102,13 +107,24 @@ def _is_number(value: Any) -> bool:
 
 def record_problem(entry: dict[str, Any]) -> str | None:
     """Why a record cannot be accepted (it goes to quarantine), or None when it can."""
+    return check_record(entry)[1]
+
+
+def check_record(entry: dict[str, Any]) -> tuple[dt.datetime | None, str | None]:
+    """(the record's parsed `time`, None) when it can be accepted, else (None, why): one
+    pass, so the ingest parses each time once."""
     if not isinstance(entry.get("event_id"), str) or not entry["event_id"]:
-        return "event_id must be non-empty text"
+        return None, "event_id must be non-empty text"
     if entry.get("kind") not in RECORD_KINDS:
-        return f"kind must be one of {', '.join(RECORD_KINDS)}"
-    _, problem = parse_time(entry.get("time"))
+        return None, f"kind must be one of {', '.join(RECORD_KINDS)}"
+    when, problem = parse_time(entry.get("time"))
     if problem:
-        return problem
+        return None, problem
+    problem = _field_problem(entry)
+    return (None, problem) if problem is not None else (when, None)
+
+
+def _field_problem(entry: dict[str, Any]) -> str | None:
     if not isinstance(entry.get("clock_synced"), bool):
         return "clock_synced must be true or false"
     for name, value in entry.items():  # only the fields present: most are absent

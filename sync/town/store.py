@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from station.clock import CST, cst_date
 from sync.town import texts
 from sync.town.db import Database, StoreError, open_database
-from sync.town.records import canonical, corrected_time, parse_time, record_problem, same_content
+from sync.town.records import canonical, check_record, corrected_time, same_content
 from sync.town.signing import (
     MAX_LIFETIME,
     KeyId,
@@ -371,18 +371,17 @@ class SqliteTownStore:
         text = canonical(entry)
         digest = hashlib.sha256(text.encode()).hexdigest()
         seq = entry["seq"]
-        problem = record_problem(entry)
-        if problem is not None:
+        when, problem = check_record(entry)
+        if when is None:
             return (station, epoch, seq, digest, 1, problem, received_text, None, None, None,
                     None, None, None, None, None, None, None, None, None, text, None, None,
                     int(simulated))
-        when, _ = parse_time(entry["time"])
-        assert when is not None  # record_problem checked it
         return (station, epoch, seq, digest, 0, None, received_text, entry["event_id"],
                 entry["kind"], entry["time"], corrected_time(entry, clock, received),
                 int(entry["clock_synced"]), cst_date(when).isoformat(), entry.get("subject"),
                 entry.get("name"), entry.get("color"), entry.get("decision"),
-                json.dumps(entry.get("reasons") or [], ensure_ascii=False),
+                json.dumps(reasons, ensure_ascii=False) if (reasons := entry.get("reasons"))
+                else "[]",
                 entry.get("temperature_c"), text, entry.get("device"),
                 entry.get("ref_event_id"), int(simulated))
 
@@ -451,7 +450,7 @@ class SqliteTownStore:
         `since`/`until` compare the corrected time (the station's where none is known)."""
         where: list[str] = ["r.id > ?", "r.purged = 0"]
         params: list[Any] = [after]
-        for condition, value in (("r.station = ?", station), ("r.enterprise = ?", enterprise),
+        for condition, value in (("r.station = ?", station), ("s.enterprise = ?", enterprise),
                                  ("coalesce(r.corrected_time, r.time) >= ?", since),
                                  ("coalesce(r.corrected_time, r.time) < ?", until),
                                  ("r.kind = ?", kind)):
