@@ -25,6 +25,7 @@ from station.console.accounts import AccountStore
 from station.console.deps import BadInput, CsrfRefused, Forbidden, LoginRequired
 from station.console.routers import (
     alarms,
+    api,
     auth,
     gate,
     health,
@@ -50,7 +51,7 @@ def create_app(console: Console) -> FastAPI:
     app.state.console = console
     app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (auth, gate, register, records, alarms, returning, stats, health, whatif):
+    for module in (auth, api, gate, register, records, alarms, returning, stats, health, whatif):
         app.include_router(module.router)
 
     def page_for(request: Request) -> Page:
@@ -78,6 +79,8 @@ def create_app(console: Console) -> FastAPI:
     @app.exception_handler(CsrfRefused)
     def csrf_refused(request: Request, _: CsrfRefused) -> Response:
         page = page_for(request)
+        if wants_json(request):
+            return JSONResponse({"detail": page.t("csrf")}, 403)
         return render(console.templates, page, "error.html", 403, problems=[page.t("csrf")])
 
     @app.exception_handler(BadInput)
