@@ -5,6 +5,8 @@ hand-over from a gate daemon or its absence)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,11 +16,13 @@ from fastapi.testclient import TestClient
 
 from station.clock import CST, VirtualClock
 from station.console.state import Console
+from station.handover import Capture, CaptureSlot, HandoverServer
 from station.ledger import Ledger
 from tests.consolekit import (
     DAY,
     GUARD,
     GUARD_PASSWORD,
+    HOSTILE_NAME,
     csrf_of,
     fill_ledger,
     log_in,
@@ -182,3 +186,142 @@ def test_capture_without_a_daemon_says_so(api: TestClient) -> None:
     answer = api.post("/api/v1/capture")
     assert answer.status_code == 503
     assert "daemon" in answer.json()["detail"] or "switched off" in answer.json()["detail"]
+
+
+# -- the pages -------------------------------------------------------------------------------
+
+def form_of(client: TestClient, path: str, **fields: Any) -> dict[str, Any]:
+    data = {k: ("true" if v is True else "" if v is False else str(v)) for k, v in fields.items()}
+    data["csrf"] = csrf_of(client.get(path).text)
+    return data
+
+
+def test_guard_sees_the_registration_pages(guard: TestClient) -> None:
+    for path in ("/vehicles/new", "/visitors/new", "/inside", "/alarms"):
+        page = guard.get(path)
+        assert page.status_code == 200, path
+        assert "<script>" not in page.text and " style=" not in page.text
+    vehicle_page = guard.get("/vehicles/new").text
+    assert vehicle_page.count('class="province"') == 31
+    assert '/static/registration.js' in vehicle_page
+    assert "inputmode=\"decimal\"" in vehicle_page
+
+
+def test_the_vehicle_form_shows_the_decision_then_saves(guard: TestClient, setup: Any) -> None:
+    ledger: Ledger = setup[2]
+    before = ledger.count()
+    data = form_of(guard, "/vehicles/new", **vehicle(disinfected=False))
+    checked = guard.post("/vehicles/new", data={**data, "step": "check"})
+    assert checked.status_code == 200
+    assert 'id="preview"' in checked.text and 'id="save"' in checked.text
+    assert "车辆未消毒" in checked.text
+    assert ledger.count() == before
+    saved = guard.post("/vehicles/new", data={**data, "step": "save"}, follow_redirects=False)
+    assert saved.status_code == 303
+    assert ledger.count() == before + 1
+    shown = guard.get(saved.headers["location"])
+    assert 'id="saved"' in shown.text and "渝A12345" in shown.text
+    (car,) = ledger.inside_now("vehicle")
+    assert (car.decision, car.reasons, car.operator) == ("deny", ("not-disinfected",), GUARD)
+
+
+def test_a_refused_form_marks_each_field_and_writes_nothing(guard: TestClient,
+                                                            setup: Any) -> None:
+    ledger: Ledger = setup[2]
+    before = ledger.count()
+    data = form_of(guard, "/vehicles/new", **vehicle(plate="渝A12I45", driver_phone="123",
+                                                      temperature_c="abc"))
+    refused = guard.post("/vehicles/new", data={**data, "step": "save"})
+    assert refused.status_code == 422
+    assert ledger.count() == before
+    for field in ("plate", "driver_phone", "temperature_c"):
+        assert re.search(rf'id="f-{field}"[^>]*>', refused.text)
+        match = re.search(rf'<span class="error field-problem" id="e-{field}">([^<]+)</span>',
+                          refused.text)
+        assert match and match.group(1).strip(), field
+    assert 'id="e-driver_name" hidden' in refused.text  # a good field has no message
+    assert "渝A12I45" in refused.text  # what was typed comes back
+
+
+def test_visitor_page_links_a_vehicle_and_inside_now_lets_them_out(guard: TestClient,
+                                                                    api: TestClient,
+                                                                    setup: Any) -> None:
+    ledger: Ledger = setup[2]
+    car = api.post("/api/v1/vehicles", json=vehicle()).json()["record"]
+    page = guard.get(f"/visitors/new?vehicle_id={car['event_id']}")
+    assert f'value="{car["event_id"]}" selected' in page.text
+    data = form_of(guard, "/visitors/new", **visitor(vehicle_id=car["event_id"]))
+    saved = guard.post("/visitors/new", data={**data, "step": "save"}, follow_redirects=False)
+    assert saved.status_code == 303
+    (person,) = ledger.inside_now("visitor")
+    assert person.vehicle_id == car["event_id"] and person.id_last4 == "123X"
+    inside = guard.get("/inside")
+    assert "渝A12345" in inside.text and "王五" in inside.text
+    csrf = csrf_of(inside.text)
+    assert guard.post(f"/inside/visitor/{person.event_id}/out", data={}).status_code == 403
+    gone = guard.post(f"/inside/visitor/{person.event_id}/out", data={"csrf": csrf},
+                      follow_redirects=False)
+    assert gone.status_code == 303
+    assert ledger.inside_now("visitor") == []
+    again = guard.post(f"/inside/visitor/{person.event_id}/out", data={"csrf": csrf})
+    assert again.status_code == 422
+
+
+def test_alarms_unhandled_first_with_an_ack_form(guard: TestClient, setup: Any) -> None:
+    ledger: Ledger = setup[2]
+    gate = guard.get("/")
+    assert 'id="unhandled-alarms"' in gate.text  # the fixture's fever alarm
+    (alarm,) = ledger.unhandled_alarms()
+    page = guard.get("/alarms")
+    assert page.text.index('id="unhandled"') < page.text.index(t_count := "共 1 次")
+    assert t_count
+    csrf = csrf_of(page.text)
+    wrong = guard.post(f"/alarms/{alarm.event_id}/ack",
+                       data={"csrf": csrf, "action": "eaten", "remeasure_c": "99"})
+    assert wrong.status_code == 422
+    assert wrong.text.count("field-problem") >= 2
+    assert ledger.unhandled_alarms() == [alarm]
+    done = guard.post(f"/alarms/{alarm.event_id}/ack",
+                      data={"csrf": csrf, "action": "remeasured-normal", "remeasure_c": "36.8",
+                            "note": HOSTILE_NAME}, follow_redirects=False)
+    assert done.status_code == 303
+    assert ledger.unhandled_alarms() == []
+    after = guard.get("/alarms").text
+    assert "复测正常" in after and "<script>alert" not in after
+    assert 'id="unhandled-alarms"' not in guard.get("/").text
+
+
+def test_the_display_tells_the_guard_of_an_unhandled_alarm(guard: TestClient) -> None:
+    page = guard.get("/display").text
+    assert 'id="alarm-note"' in page and "1 条发热告警尚未处置" in page
+
+
+def test_capture_from_a_running_gate_daemon(api: TestClient, setup: Any,
+                                            tmp_path: Path) -> None:
+    """The console asks a hand-over server (the daemon's) for the next code and reading; a
+    thread plays the gate loop completing the request."""
+    console: Console = setup[0]
+    path = tmp_path / "handover.sock"
+    handover = console.config.handover.model_copy(update={"socket": str(path)})
+    console.config = console.config.model_copy(update={"handover": handover})
+    slot = CaptureSlot()
+    server = HandoverServer(path, slot).start()
+
+    def gate_loop() -> None:
+        for _ in range(400):
+            request = slot.pending
+            if request is not None:
+                request.complete(Capture("THP1.fake", None, 36.7, "ok"))
+                return
+            threading.Event().wait(0.01)
+
+    thread = threading.Thread(target=gate_loop)
+    thread.start()
+    try:
+        answer = api.post("/api/v1/capture")
+    finally:
+        thread.join()
+        server.close()
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"code_checked": "thp1", "code": "THP1.fake",
+                             "temperature_c": 36.7, "measurement": "ok"}

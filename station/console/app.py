@@ -28,6 +28,7 @@ from station.console.routers import (
     api,
     auth,
     gate,
+    guard,
     health,
     records,
     register,
@@ -51,7 +52,8 @@ def create_app(console: Console) -> FastAPI:
     app.state.console = console
     app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (auth, api, gate, register, records, alarms, returning, stats, health, whatif):
+    for module in (auth, api, gate, guard, register, records, alarms, returning, stats, health,
+                   whatif):
         app.include_router(module.router)
 
     def page_for(request: Request) -> Page:
