@@ -325,3 +325,83 @@ def test_capture_from_a_running_gate_daemon(api: TestClient, setup: Any,
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"code_checked": "thp1", "code": "THP1.fake",
                              "temperature_c": 36.7, "measurement": "ok"}
+
+
+# -- the daily registers and `log` -----------------------------------------------------------
+
+def register_day(api: TestClient) -> dict[str, Any]:
+    """Two vehicles (one leaves), two visitors (one in the first vehicle, one with a fever)."""
+    first = api.post("/api/v1/vehicles", json=vehicle()).json()["record"]
+    api.post("/api/v1/vehicles", json=vehicle(plate="京AD12345", disinfected=False,
+                                              driver_name="=HYPERLINK(1)"))
+    api.post("/api/v1/visitors", json=visitor(vehicle_id=first["event_id"]))
+    fever = api.post("/api/v1/visitors", json=visitor(name="赵六", temperature_c=38.4)).json()
+    api.post(f"/api/v1/vehicles/{first['event_id']}/out")
+    return {"first": first, "alarm": fever["alarm"]}
+
+
+def test_vehicle_and_visitor_registers_page_xlsx_csv(guard: TestClient, api: TestClient,
+                                                      tmp_path: Path) -> None:
+    import openpyxl
+
+    register_day(api)
+    page = guard.get(f"/vehicles?date={DAY}")
+    assert page.status_code == 200
+    assert "入场 2 次：准入 1，拒绝 1；已离场 1，仍在场 1" in page.text
+    rows = re.findall(r"<tr class=\"decision-(\w+)\">(.*?)</tr>", page.text, re.S)
+    assert [d for d, _ in rows] == ["admit", "deny"]
+    assert "渝A12345" in rows[0][1] and "京AD12345" in rows[1][1]
+    assert "=HYPERLINK(1)" in page.text  # text as typed, escaped by the template
+    people = guard.get(f"/visitors?date={DAY}").text
+    assert "赵六" in people and "渝A12345" in people  # the linked vehicle's plate
+    xlsx = guard.get(f"/vehicles.xlsx?date={DAY}")
+    assert xlsx.status_code == 200
+    path = tmp_path / "v.xlsx"
+    path.write_bytes(xlsx.content)
+    sheet = openpyxl.load_workbook(path).active
+    values = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert values[0][0] == "红炉机械厂 车辆登记表 2021-02-22"
+    assert values[2][3] == "渝A12345" and values[3][3] == "京AD12345"
+    assert isinstance(values[2][1], dt.datetime) and isinstance(values[2][2], dt.datetime)
+    assert values[3][2] is None  # still inside
+    assert values[3][6] == "=HYPERLINK(1)"  # a string cell, not a formula
+    csv_text = guard.get(f"/visitors.csv?date={DAY}").content.decode("utf-8-sig")
+    assert csv_text.count("\r\n") == 3 and "赵六" in csv_text
+    vehicles_csv = guard.get(f"/vehicles.csv?date={DAY}").content.decode("utf-8-sig")
+    assert "'=HYPERLINK(1)" in vehicles_csv
+
+
+def test_report_and_log_commands_show_the_new_kinds(api: TestClient, setup: Any,
+                                                    tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from station.cli import main
+
+    day = register_day(api)
+    assert api.post("/api/v1/acks", json={"ref_event_id": day["alarm"]["event_id"],
+                                          "action": "sent-home"}).status_code == 201
+    console: Console = setup[0]
+    config = tmp_path / "config.yaml"
+    config.write_text(f"station: {{id: test-01, enterprise: 红炉机械厂}}\n"
+                      f"ledger: {{path: {console.ledger_path}}}\n")
+    runner = CliRunner()
+    result = runner.invoke(main, ["report", "vehicles", "--date", str(DAY), "--config",
+                                  str(config), "--json", "--xlsx", str(tmp_path / "v.xlsx"),
+                                  "--csv", str(tmp_path / "v.csv")])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert (document["count"], document["admitted"], document["denied"], document["left"]) == \
+        (2, 1, 1, 1)
+    assert [v["plate"] for v in document["visits"]] == ["渝A12345", "京AD12345"]
+    assert (tmp_path / "v.xlsx").stat().st_size > 0
+    text_out = runner.invoke(main, ["report", "visitors", "--date", str(DAY), "--config",
+                                    str(config)])
+    assert text_out.exit_code == 0, text_out.output
+    assert "外来人员登记表" in text_out.stdout and "赵六" in text_out.stdout
+    log = runner.invoke(main, ["log", "--config", str(config), "--date", str(DAY)])
+    assert log.exit_code == 0, log.output
+    assert "车辆" in log.stdout and "访客" in log.stdout and "离场" in log.stdout
+    assert "渝A12345" in log.stdout
+    assert "告警处置" in log.stdout and "劝返回家" in log.stdout

@@ -34,6 +34,7 @@ from station.console.routers import (
     register,
     returning,
     stats,
+    visits,
     whatif,
 )
 from station.console.state import Console
@@ -53,7 +54,7 @@ def create_app(console: Console) -> FastAPI:
     app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (auth, api, gate, guard, register, records, alarms, returning, stats, health,
-                   whatif):
+                   whatif, visits):
         app.include_router(module.router)
 
     def page_for(request: Request) -> Page:

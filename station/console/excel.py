@@ -190,3 +190,25 @@ def followup_values(item: Any, locale: Locale) -> list[Any]:
             dt.date.fromisoformat(item.due),
             dt.date.fromisoformat(item.latest_nat) if item.latest_nat else "",
             _t(f"returning.state.{item.state}", locale)]
+
+
+def write_visit_registers(path: Path, registers: Iterable[Any], enterprise: str,
+                          locale: Locale) -> int:
+    """Vehicle or visitor registers (station/registers.py) as an XLSX file, one sheet per
+    day; returns the number of rows."""
+    from station import registers as visits
+
+    book, formats = _workbook(path)
+    count = 0
+    try:
+        for register in registers:
+            sheet = Sheet(book, formats, register.day.isoformat(),
+                          visits.title(register, enterprise, locale),
+                          visits.header(register.kind, locale))
+            for row in visits.rows(register, locale):
+                sheet.add(row)
+                count += 1
+            sheet.finish([visits.totals(register, locale), text("visits.signature", locale)])
+    finally:
+        book.close()
+    return count
