@@ -270,7 +270,8 @@ def test_visitor_page_links_a_vehicle_and_inside_now_lets_them_out(guard: TestCl
 def test_alarms_unhandled_first_with_an_ack_form(guard: TestClient, setup: Any) -> None:
     ledger: Ledger = setup[2]
     gate = guard.get("/")
-    assert 'id="unhandled-alarms"' in gate.text  # the fixture's fever alarm
+    assert 'class="alarm-banner" role="alert" id="unhandled-alarms"' in gate.text
+    assert "1 条发热告警尚未处置" in gate.text
     (alarm,) = ledger.unhandled_alarms()
     page = guard.get("/alarms")
     assert page.text.index('id="unhandled"') < page.text.index(t_count := "共 1 次")
@@ -288,7 +289,7 @@ def test_alarms_unhandled_first_with_an_ack_form(guard: TestClient, setup: Any) 
     assert ledger.unhandled_alarms() == []
     after = guard.get("/alarms").text
     assert "复测正常" in after and "<script>alert" not in after
-    assert 'id="unhandled-alarms"' not in guard.get("/").text
+    assert 'class="alarm-banner hidden"' in guard.get("/").text
 
 
 def test_the_display_tells_the_guard_of_an_unhandled_alarm(guard: TestClient) -> None:
