@@ -106,6 +106,19 @@ class Sheet:
         self.sheet.repeat_rows(1)
 
 
+def _close(book: Workbook) -> None:
+    """Write the file out. XlsxWriter only creates the file here, and wraps the OSError in
+    its FileCreateError; callers catch OSError (one line naming the file), so give them that."""
+    from xlsxwriter.exceptions import FileCreateError
+
+    try:
+        book.close()
+    except FileCreateError as error:
+        cause = error.args[0] if error.args and isinstance(error.args[0], OSError) \
+            else OSError(str(error))
+        raise cause from None
+
+
 def _workbook(path: Path) -> tuple[Workbook, dict[str, Any]]:
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True,
                                            "strings_to_formulas": False,
@@ -159,7 +172,7 @@ def write_registers(path: Path, reports: Iterable[DailyReport], enterprise: str,
                    alarms=len(report.alarms)),
                 _t("register.signature", locale)])
     finally:
-        book.close()
+        _close(book)
     return rows
 
 
@@ -180,7 +193,7 @@ def write_followups(path: Path, followups: Iterable[Any], title: str, locale: Lo
             rows += 1
         sheet.finish()
     finally:
-        book.close()
+        _close(book)
     return rows
 
 
@@ -210,5 +223,5 @@ def write_visit_registers(path: Path, registers: Iterable[Any], enterprise: str,
                 count += 1
             sheet.finish([visits.totals(register, locale), text("visits.signature", locale)])
     finally:
-        book.close()
+        _close(book)
     return count
