@@ -453,6 +453,66 @@ def report_daily(config_path: str | None, ledger_path: str | None, day: str | No
         click.echo(daily_text(result, config.station.enterprise or config.station.id, locale))
 
 
+def _visits_report(kind: str, config_path: str | None, ledger_path: str | None,
+                   day: str | None, csv_path: str | None, xlsx_path: str | None,
+                   as_json: bool) -> None:
+    from station import registers
+
+    config = load_config(config_path)
+    locale = config.station.locale
+    enterprise = config.station.enterprise or config.station.id
+    with open_ledger(config, ledger_path) as ledger:
+        register = registers.visit_register(ledger, "vehicle" if kind == "vehicle"
+                                            else "visitor", parse_day(day, "--date"))
+    if csv_path:
+        write_export(csv_path, registers.register_csv(register, locale), locale)
+    if xlsx_path:
+        from station.console.excel import write_visit_registers
+
+        try:
+            write_visit_registers(Path(xlsx_path), [register], enterprise, locale)
+        except OSError as error:
+            raise StationError(tr("cli.cannot_write", locale, path=Path(xlsx_path).absolute(),
+                                  error=os_error_text(error, locale))) from None
+        click.echo(tr("cli.wrote", locale, path=xlsx_path), err=True)
+    if as_json:
+        click.echo(registers.dumps(registers.register_json(register)))
+    else:
+        click.echo(registers.register_text(register, enterprise, locale))
+
+
+def _visits_options(function: Any) -> Any:
+    for option in reversed((
+            config_option, ledger_option,
+            click.option("--date", "day", help="the CST calendar day (default: today)"),
+            click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
+                         help="also write the register as CSV (UTF-8 with BOM)"),
+            click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False),
+                         help="also write the register as XLSX (the console's download)"),
+            click.option("--json", "as_json", is_flag=True,
+                         help="print the register as one JSON document"))):
+        function = option(function)
+    return function
+
+
+@report.command("vehicles")
+@_visits_options
+def report_vehicles(config_path: str | None, ledger_path: str | None, day: str | None,
+                    csv_path: str | None, xlsx_path: str | None, as_json: bool) -> None:
+    """The daily vehicle register (车辆登记表): every vehicle in, its driver, code,
+    temperature, disinfection, decision, and when it left."""
+    _visits_report("vehicle", config_path, ledger_path, day, csv_path, xlsx_path, as_json)
+
+
+@report.command("visitors")
+@_visits_options
+def report_visitors(config_path: str | None, ledger_path: str | None, day: str | None,
+                    csv_path: str | None, xlsx_path: str | None, as_json: bool) -> None:
+    """The daily visitor register (外来人员登记表): every visitor in, host, purpose, code,
+    temperature, decision, and when they left."""
+    _visits_report("visitor", config_path, ledger_path, day, csv_path, xlsx_path, as_json)
+
+
 @main.command("stats")
 @config_option
 @ledger_option

@@ -850,6 +850,16 @@ class Ledger:
             "kind = ? AND direction = 'in' AND NOT EXISTS (SELECT 1 FROM records AS o "
             "WHERE o.visit_id = records.event_id AND o.direction = 'out')", [kind]))
 
+    def arrivals_on(self, kind: Literal["vehicle", "visitor"], day: str) -> list[Record]:
+        """The `in` records of `kind` on one CST day, in seq order (the daily registers)."""
+        return list(self._records("kind = ? AND direction = 'in' AND day = ?", [kind, day]))
+
+    def departures_of(self, kind: Literal["vehicle", "visitor"], day: str) -> list[Record]:
+        """The `out` records (any day) of the `in` records of `kind` on one CST day."""
+        return list(self._records(
+            "kind = ? AND direction = 'out' AND visit_id IN (SELECT event_id FROM records AS i "
+            "WHERE i.kind = ? AND i.direction = 'in' AND i.day = ?)", [kind, kind, day]))
+
     def latest_ack(self, alarm_event_id: str) -> Record | None:
         """The last `ack` of an alarm (its state), or None while it is unhandled."""
         rows = self._query("SELECT * FROM records WHERE kind = 'ack' AND ref_event_id = ? "

@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
-from station.ledger import Record
+from station.ledger import REGISTRATION_COLUMNS, Record
 from station.messages import TEXTS, Locale, reason_message, text, word
 
 JSON_FIELDS = ("seq", "time", "kind", "direction", "subject", "name", "issuer", "org",
@@ -20,8 +20,12 @@ JSON_FIELDS = ("seq", "time", "kind", "direction", "subject", "name", "issuer", 
 
 
 def record_json(record: Record) -> str:
+    """One record for `log --json`: the worker fields, and a registration record's own
+    fields (plate, visit_id, ack action …) where it has them."""
     data = record.to_json()
-    return json.dumps({key: data[key] for key in JSON_FIELDS}, ensure_ascii=False)
+    shown = {key: data[key] for key in JSON_FIELDS}
+    shown.update({key: data[key] for key in REGISTRATION_COLUMNS if key in data})
+    return json.dumps(shown, ensure_ascii=False)
 
 
 def _kind(kind: str, locale: Locale) -> str:
@@ -63,6 +67,18 @@ def describe_detail(record: Record, locale: Locale) -> str:
         return text("record.ledger_recovered", locale, since=_short_time(outage["since"]),
                     count=outage["count"])
     return text("record.device_fault", locale, device=name, detail=rest)
+
+
+def describe_ack(record: Record, locale: Locale) -> str:
+    """How an alarm was handled, in words: action (alarm event id), re-measurement, note."""
+    action = text(f"action.{record.action}", locale) if f"action.{record.action}" in TEXTS \
+        else (record.action or "")
+    parts = [text("record.ack", locale, action=action, ref=record.ref_event_id or "")]
+    if record.remeasure_c is not None:
+        parts.append(text("record.remeasured", locale, temperature=f"{record.remeasure_c:.1f}"))
+    if record.note:
+        parts.append(record.note)
+    return text("list.separator", locale).join(parts)
 
 
 def _short_time(iso: str) -> str:
@@ -110,9 +126,16 @@ def table_row(record: Record, locale: Locale) -> str:
         else describe_detail(record, locale)
     if record.kind == "alarm":
         reasons = describe_detail(record, locale)
+    who, name = record.subject or "—", record.name or ""
+    if record.kind == "vehicle":  # the plate where a worker's id goes, then the driver
+        who, name = record.plate or "—", record.driver_name or ""
+    if record.kind in ("vehicle", "visitor") and record.direction == "out":
+        reasons = text("record.out", locale)
+    if record.kind == "ack":
+        reasons = describe_ack(record, locale)
     return _row((
         str(record.seq), record.time[:19].replace("T", " "), _kind(record.kind, locale),
-        record.subject or "—", record.name or "", word(record.color, locale) if record.color
+        who, name, word(record.color, locale) if record.color
         else "", f"{record.temperature_c:.1f}" if record.temperature_c is not None else "",
         word(record.decision, locale) if record.decision else "", reasons))
 

@@ -280,7 +280,9 @@ class Registrar:
                ) -> Record:
         return Record.stamped(self.clock, kind, **fields)
 
-    def _commit(self, record: Record, alarm: Record | None) -> Outcome:
+    def _commit(self, record: Record, alarm: Record | None, preview: bool = False) -> Outcome:
+        if preview:  # checked and decided, not written (the page shows the decision first)
+            return Outcome(record, alarm)
         written = self.ledger.append(record, *([alarm] if alarm else []))
         return Outcome(written[0], written[1] if alarm else None)
 
@@ -292,8 +294,10 @@ class Registrar:
                            reasons=("fever",), operator=record.operator,
                            detail=f"fever {record.temperature_c} °C ({what})")
 
-    def vehicle_in(self, data: Mapping[str, Any], operator: str) -> Outcome:
-        """Register a vehicle entering; refused (nothing written) on any wrong field."""
+    def vehicle_in(self, data: Mapping[str, Any], operator: str, *, preview: bool = False
+                   ) -> Outcome:
+        """Register a vehicle entering; refused (nothing written) on any wrong field. With
+        `preview`, check and decide but write nothing (the record has no seq)."""
         form = Form(data)
         policy = self.policy()
         plate_other = form.flag("plate_other")
@@ -332,10 +336,12 @@ class Registrar:
             decision="deny" if reasons else "admit", reasons=tuple(reasons), **fields)
         alarm = (self._alarm(record, record.driver_name, record.driver_phone,
                              f"vehicle {plate}") if "fever" in reasons else None)
-        return self._commit(record, alarm)
+        return self._commit(record, alarm, preview)
 
-    def visitor_in(self, data: Mapping[str, Any], operator: str) -> Outcome:
-        """Register a visitor entering; refused (nothing written) on any wrong field."""
+    def visitor_in(self, data: Mapping[str, Any], operator: str, *, preview: bool = False
+                   ) -> Outcome:
+        """Register a visitor entering; refused (nothing written) on any wrong field. With
+        `preview`, check and decide but write nothing."""
         form = Form(data)
         policy = self.policy()
         code = form.code(self.trust(), self.clock, self.ledger.clock_floor(), policy)
@@ -367,7 +373,7 @@ class Registrar:
             decision="deny" if reasons else "admit", reasons=tuple(reasons), **fields)
         alarm = (self._alarm(record, record.name, record.phone, "visitor")
                  if "fever" in reasons else None)
-        return self._commit(record, alarm)
+        return self._commit(record, alarm, preview)
 
     def out(self, kind: Literal["vehicle", "visitor"], visit_id: str, operator: str
             ) -> Outcome:

@@ -25,13 +25,16 @@ from station.console.accounts import AccountStore
 from station.console.deps import BadInput, CsrfRefused, Forbidden, LoginRequired
 from station.console.routers import (
     alarms,
+    api,
     auth,
     gate,
+    guard,
     health,
     records,
     register,
     returning,
     stats,
+    visits,
     whatif,
 )
 from station.console.state import Console
@@ -50,7 +53,8 @@ def create_app(console: Console) -> FastAPI:
     app.state.console = console
     app.middleware("http")(security_headers)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (auth, gate, register, records, alarms, returning, stats, health, whatif):
+    for module in (auth, api, gate, guard, register, records, alarms, returning, stats, health,
+                   whatif, visits):
         app.include_router(module.router)
 
     def page_for(request: Request) -> Page:
@@ -78,6 +82,8 @@ def create_app(console: Console) -> FastAPI:
     @app.exception_handler(CsrfRefused)
     def csrf_refused(request: Request, _: CsrfRefused) -> Response:
         page = page_for(request)
+        if wants_json(request):
+            return JSONResponse({"detail": page.t("csrf")}, 403)
         return render(console.templates, page, "error.html", 403, problems=[page.t("csrf")])
 
     @app.exception_handler(BadInput)

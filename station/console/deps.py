@@ -111,6 +111,35 @@ async def checked_form(request: Request, session: SessionDep) -> FormData:
 CheckedForm = Annotated[FormData, Depends(checked_form)]
 
 
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def api_session(request: Request, console: ConsoleDep) -> Session:
+    """Who calls the JSON API. Two ways, both a server-side session (console/accounts.py):
+    `Authorization: Bearer TOKEN` (TOKEN from `POST /api/v1/session`; no CSRF check, since
+    a browser never adds that header by itself), or the console's session cookie, which on
+    any write must come with the session's CSRF token in the `X-CSRF-Token` header (the pages'
+    scripts send it)."""
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        session = console.accounts.session(header[7:].strip())
+        if session is None:
+            raise LoginRequired
+        request.state.session = session
+        return session
+    session = optional_session(request, console)
+    if session is None:
+        raise LoginRequired
+    if request.method not in ("GET", "HEAD"):
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+            raise CsrfRefused
+    return session
+
+
+ApiSession = Annotated[Session, Depends(api_session)]
+
+
 def read_ledger(console: ConsoleDep) -> Iterator[Ledger]:
     """A read-only ledger connection for one request (a fresh WAL snapshot each time)."""
     ledger = console.open_ledger()

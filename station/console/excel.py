@@ -106,6 +106,19 @@ class Sheet:
         self.sheet.repeat_rows(1)
 
 
+def _close(book: Workbook) -> None:
+    """Write the file out. XlsxWriter only creates the file here, and wraps the OSError in
+    its FileCreateError; callers catch OSError (one line naming the file), so give them that."""
+    from xlsxwriter.exceptions import FileCreateError
+
+    try:
+        book.close()
+    except FileCreateError as error:
+        cause = error.args[0] if error.args and isinstance(error.args[0], OSError) \
+            else OSError(str(error))
+        raise cause from None
+
+
 def _workbook(path: Path) -> tuple[Workbook, dict[str, Any]]:
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True,
                                            "strings_to_formulas": False,
@@ -159,7 +172,7 @@ def write_registers(path: Path, reports: Iterable[DailyReport], enterprise: str,
                    alarms=len(report.alarms)),
                 _t("register.signature", locale)])
     finally:
-        book.close()
+        _close(book)
     return rows
 
 
@@ -180,7 +193,7 @@ def write_followups(path: Path, followups: Iterable[Any], title: str, locale: Lo
             rows += 1
         sheet.finish()
     finally:
-        book.close()
+        _close(book)
     return rows
 
 
@@ -190,3 +203,25 @@ def followup_values(item: Any, locale: Locale) -> list[Any]:
             dt.date.fromisoformat(item.due),
             dt.date.fromisoformat(item.latest_nat) if item.latest_nat else "",
             _t(f"returning.state.{item.state}", locale)]
+
+
+def write_visit_registers(path: Path, registers: Iterable[Any], enterprise: str,
+                          locale: Locale) -> int:
+    """Vehicle or visitor registers (station/registers.py) as an XLSX file, one sheet per
+    day; returns the number of rows."""
+    from station import registers as visits
+
+    book, formats = _workbook(path)
+    count = 0
+    try:
+        for register in registers:
+            sheet = Sheet(book, formats, register.day.isoformat(),
+                          visits.title(register, enterprise, locale),
+                          visits.header(register.kind, locale))
+            for row in visits.rows(register, locale):
+                sheet.add(row)
+                count += 1
+            sheet.finish([visits.totals(register, locale), text("visits.signature", locale)])
+    finally:
+        _close(book)
+    return count

@@ -13,11 +13,13 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment
 
-from station.bundle import BundleError, apply_rules, load_bundle
+from station.bundle import BundleError, BundleWatcher, apply_rules, load_bundle
+from station.clock import Clock
 from station.config import Config, PolicySettings
 from station.console.accounts import AccountStore, LoginLimiter
 from station.console.web import make_environment
-from station.ledger import Ledger
+from station.ledger import Ledger, LedgerError
+from station.trust import TrustList
 
 
 class TownProbe:
@@ -71,7 +73,9 @@ class Console:
     templates: Environment = field(default_factory=make_environment)
     stream_seconds: float = 300.0  # an event stream ends after this; the browser reconnects
     poll_s: float = 0.25  # how often the live feed looks for new records
+    clock: Clock | None = None  # the registrations' clock; None: the machine's (SystemClock)
     town: TownProbe = field(init=False)
+    _watcher: BundleWatcher | None = field(init=False, default=None)
     _bundle: tuple[int, BundleInfo] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -84,6 +88,26 @@ class Console:
     def open_ledger(self) -> Ledger:
         """A read-only connection to the ledger (LedgerError when there is none)."""
         return Ledger.open_readonly(self.ledger_path)
+
+    def open_writer(self) -> Ledger:
+        """A writing connection for the guard's registrations (LedgerError when there is no
+        ledger yet: the console never creates one, `db init` does)."""
+        if not self.ledger_path.exists():
+            raise LedgerError(f"{self.ledger_path}: no ledger here")
+        return Ledger(self.ledger_path)
+
+    def registration_clock(self) -> Clock:
+        if self.clock is None:
+            from station.clock import SystemClock
+
+            self.clock = SystemClock()
+        return self.clock
+
+    def trust(self) -> TrustList:
+        """The issuers the gate trusts (the bundle's), to verify a code taken by hand-over."""
+        if self._watcher is None:
+            self._watcher = BundleWatcher(self.bundle_path, self.config.policy)
+        return self._watcher.current_trust()
 
     def bundle(self) -> BundleInfo:
         """The station's bundle as the gate sees it, re-read only when the file changes."""

@@ -31,7 +31,8 @@ def gate_summary(console: Console, ledger: Ledger) -> dict[str, Any]:
     faults = {device: record.detail for device, record in ledger.latest_faults().items()
               if not (record.detail or "").startswith(RECOVERED)}
     return {"counts": ledger.day_totals(today_text()), "faults": faults,
-            "backlog": ledger.sync_summary()["backlog"]}
+            "backlog": ledger.sync_summary()["backlog"],
+            "unhandled": len(ledger.unhandled_alarms())}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -85,14 +86,16 @@ def display_page(request: Request, console: ConsoleDep, locale: LocaleDep) -> Re
     page = Page(request, locale, getattr(request.state, "session", None))
     with console.open_ledger() as ledger:
         after = ledger.max_seq()
-    return render(console.templates, page, "display.html", after=after,
+        unhandled = len(ledger.unhandled_alarms())
+    return render(console.templates, page, "display.html", after=after, unhandled=unhandled,
                   hold_ms=int(console.config.console.display_seconds * 1000))
 
 
 @router.get("/display/events")
 async def display_events(request: Request, console: ConsoleDep, locale: LocaleDep,
                          after: int | None = None) -> StreamingResponse:
-    """Server-sent events for the display: entries only, names masked."""
+    """Server-sent events for the display: entries only, names masked; `counts` carries
+    the number of unhandled fever alarms (the guard's reminder)."""
     if not display_allowed(request, console):
         raise LoginRequired
 
@@ -101,7 +104,12 @@ async def display_events(request: Request, console: ConsoleDep, locale: LocaleDe
             return ledger.max_seq()
 
     start = resume_point(request, after, latest)
+    def unhandled() -> dict[str, Any]:
+        with console.open_ledger() as ledger:
+            return {"unhandled": len(ledger.unhandled_alarms())}
+
     stream = event_stream(console, request, start, locale, ("entry",), masked=True,
-                          still_allowed=lambda: display_allowed(request, console))
+                          still_allowed=lambda: display_allowed(request, console),
+                          counts=unhandled)
     return StreamingResponse(stream, media_type="text/event-stream", headers=STREAM_HEADERS)
 

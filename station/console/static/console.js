@@ -68,6 +68,12 @@
       var key = nodes[i].getAttribute("data-count");
       if (counts[key] !== undefined) { nodes[i].textContent = counts[key]; }
     }
+    var banner = document.getElementById("unhandled-alarms");
+    if (banner && data.unhandled !== undefined) {  /* fever alarms not yet handled */
+      banner.getElementsByTagName("a")[0].textContent =
+        banner.getAttribute("data-template").replace("{n}", data.unhandled);
+      banner.className = "alarm-banner" + (data.unhandled ? "" : " hidden");
+    }
     var faults = document.getElementById("faults");
     if (faults) {
       var list = faults.getElementsByTagName("ul")[0];

@@ -32,5 +32,12 @@
 
   var source = new EventSource("/display/events?after=" + encodeURIComponent(kiosk.getAttribute("data-after")));
   source.addEventListener("record", function (event) { show(JSON.parse(event.data)); });
+  var note = document.getElementById("alarm-note");
+  source.addEventListener("counts", function (event) {
+    var n = JSON.parse(event.data).unhandled || 0;
+    if (!note) { return; }
+    note.textContent = note.getAttribute("data-template").replace("{n}", n);
+    note.className = "kiosk-alarm" + (n ? "" : " hidden");
+  });
   source.addEventListener("logout", function () { source.close(); window.location.href = "/login?next=/display"; });
 }());
