@@ -3,6 +3,7 @@ heartbeats, read API and dashboard."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import uuid
@@ -507,3 +508,23 @@ def test_the_login_cookie_is_secure_behind_https(town: Town) -> None:
     cookie = login.headers["set-cookie"].lower()
     assert "town_session=" in cookie
     assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_the_dashboard_counts_vehicles_and_visitors_per_enterprise_today(town: Town) -> None:
+    """registration.md's records on the town office's page: per enterprise and day."""
+    from station.clock import CST
+
+    town.push(push_body(
+        entry(1, time=_today()),
+        entry(2, kind="vehicle", time=_today(), plate="渝A12345", driver_name="张*",
+              driver_phone="138****8000", code_checked="shown"),
+        entry(3, kind="vehicle", time=_today(), direction="out", plate="渝A12345",
+              decision=None, temperature_c=None),
+        entry(4, kind="visitor", time=_today(), name="王*", phone="139****5678",
+              code_checked="none", decision="deny", reasons=["no-code"])))
+    (row,) = [r for r in town.store.day_summary(dt.datetime.now(CST).date())
+              if r["enterprise"] == "红炉机械厂"]
+    assert (row["entries"], row["vehicles"], row["visitors"]) == (1, 1, 1)  # `out` not counted
+    town.login()
+    live = town.client.get("/live").text
+    assert "车辆 vehicles" in live and "访客 visitors" in live

@@ -179,8 +179,8 @@ def _live_html(store: TownStore, settings: Any) -> str:
                     f"</td><td>{acked}</td></tr>")
     summary = "".join(
         f"<tr><td>{e(row['enterprise'])}</td><td>{row['entries']}</td><td>{row['admitted']}</td>"
-        f"<td>{row['denied']}</td></tr>" for row in store.day_summary(now.date())) or \
-        "<tr><td colspan=4>—</td></tr>"
+        f"<td>{row['denied']}</td><td>{row['vehicles']}</td><td>{row['visitors']}</td></tr>"
+        for row in store.day_summary(now.date())) or "<tr><td colspan=6>—</td></tr>"
     alarms = "".join(
         f"<tr><td class=bad>{e(str(a.get('corrected_time') or a.get('time') or ''))}</td>"
         f"<td>{e(a['station'])}</td><td>{e(a['enterprise'])}</td>"
@@ -205,7 +205,8 @@ def _live_html(store: TownStore, settings: Any) -> str:
         f"<th>{e(h('status'))}</th><th>{e(h('backlog'))}</th><th>{e(h('faults'))}</th>"
         f"<th>{e(h('acked'))}</th></tr>{''.join(rows)}</table>"
         f"<h2>{e(h('today', day=now.date()))}</h2><table><tr><th>{e(h('enterprise'))}</th>"
-        f"<th>{e(h('entries'))}</th><th>{e(h('admitted'))}</th><th>{e(h('denied'))}</th></tr>"
+        f"<th>{e(h('entries'))}</th><th>{e(h('admitted'))}</th><th>{e(h('denied'))}</th>"
+        f"<th>{e(h('vehicles'))}</th><th>{e(h('visitors'))}</th></tr>"
         f"{summary}</table><h2>{e(h('alarms'))}</h2><table><tr><th>{e(h('time'))}</th>"
         f"<th>{e(h('station'))}</th><th>{e(h('enterprise'))}</th><th>{e(h('subject'))}</th>"
         f"<th>{e(h('name'))}</th><th>°C</th><th>{e(h('handled'))}</th></tr>{alarms}</table>"

@@ -496,12 +496,20 @@ class SqliteTownStore:
         return out
 
     def day_summary(self, day: dt.date) -> list[dict[str, Any]]:
-        """Per enterprise: entries, admitted, denied (simulated records never count)."""
+        """Per enterprise: worker entries, admitted, denied, and the vehicles and visitors
+        registered in (registration.md); simulated records never count."""
         return [dict(row) for row in self._query(
-            """SELECT s.enterprise, count(*) AS entries,
-                      sum(r.decision = 'deny') AS denied, sum(r.decision = 'admit') AS admitted
+            """SELECT s.enterprise,
+                      sum(r.kind = 'entry') AS entries,
+                      sum(r.kind = 'entry' AND r.decision = 'deny') AS denied,
+                      sum(r.kind = 'entry' AND r.decision = 'admit') AS admitted,
+                      sum(r.kind = 'vehicle' AND json_extract(r.raw, '$.direction') = 'in')
+                        AS vehicles,
+                      sum(r.kind = 'visitor' AND json_extract(r.raw, '$.direction') = 'in')
+                        AS visitors
                FROM records r JOIN stations s ON s.id = r.station
-               WHERE r.day = ? AND r.kind = 'entry' AND r.simulated = 0 AND r.purged = 0
+               WHERE r.day = ? AND r.kind IN ('entry', 'vehicle', 'visitor')
+                 AND r.simulated = 0 AND r.purged = 0 AND r.quarantined = 0
                GROUP BY s.enterprise ORDER BY s.enterprise""", (day.isoformat(),))]
 
     def epoch_records(self, station: str, epoch: str) -> list[tuple[int, str]]:

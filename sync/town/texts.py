@@ -98,6 +98,8 @@ HTML: dict[str, str] = {
     "entries": "入厂 entries",
     "admitted": "准入 admitted",
     "denied": "拒绝 denied",
+    "vehicles": "车辆 vehicles",
+    "visitors": "访客 visitors",
     "alarms": "发热告警（未处理在前） Fever alarms (unhandled first)",
     "time": "时间 time",
     "subject": "人员 subject",
