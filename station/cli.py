@@ -46,7 +46,7 @@ class StationGroup(click.Group):
             ctx.exit(2)
         except (StationError, DeviceError) as error:
             locale = error_locale(ctx)
-            click.echo(tr("cli.error", locale, error=localize(error, locale)), err=True)
+            click.echo(f"gate-station: {localize(error, locale)}", err=True)
             ctx.exit(1)
         except OverflowError:  # a date arithmetic beyond year 1..9999 that slipped through
             click.echo(tr("cli.date_overflow", error_locale(ctx)), err=True)

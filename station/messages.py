@@ -229,7 +229,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "registration.problem.unknown-alarm": ("没有这条发热告警", "no such fever alarm"),
     # errors a person reads (issue 15): files, keys, codes and numbers stay as they are;
     # a library's or the OS's own technical words are quoted in [brackets]
-    "problem.line": ("{where}：{problem}", "{where}: {problem}"),
+    "problem.line": ("{where}: {problem}", "{where}: {problem}"),  # FILE:KEY: as in en
     "pydantic.missing": ("缺少必填项", "{msg}"),
     "pydantic.extra_forbidden": ("未知的键", "unknown key"),
     "pydantic.greater_than_equal": ("须大于或等于 {ge}", "{msg}"),
@@ -358,7 +358,6 @@ TEXTS: dict[str, tuple[str, str]] = {
                                "（给一个新的 --ledger，或不给）",
                                "{path}: a ledger not made by `gate-station simulate`: a "
                                "simulation never writes into it (give a new --ledger, or none)"),
-    "cli.error": ("gate-station：{error}", "gate-station: {error}"),
     "cli.date_overflow": ("gate-station：日期或时间超出公历范围（1–9999 年）",
                           "gate-station: that date or time is beyond the calendar (years "
                           "1–9999)"),
