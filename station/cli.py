@@ -55,20 +55,17 @@ class StationGroup(click.Group):
 
 def error_locale(ctx: click.Context) -> Locale:
     """The locale an error is printed in: the loaded config's `station.locale`; when the
-    config itself could not be loaded, its `station.locale` if the file parses and that one
-    value is valid; else zh_CN (the default locale)."""
+    config itself could not be loaded, its `station.locale` if the file is YAML (repeated
+    keys allowed) and that one value is valid; else zh_CN (the default locale)."""
     loaded = ctx.meta.get(LOCALE_META)
     if loaded in ("zh_CN", "en"):
         return loaded  # type: ignore[no-any-return]
     path = ctx.meta.get(CONFIG_META)
     if path is None:
         return "zh_CN"
-    from station.yamlfile import load_yaml_file
+    from station.yamlfile import peek_yaml_file
 
-    try:
-        data = load_yaml_file(path)
-    except StationError:
-        return "zh_CN"
+    data = peek_yaml_file(path)  # lenient: a duplicate key elsewhere keeps the locale
     station = data.get("station") if isinstance(data, dict) else None
     locale = station.get("locale") if isinstance(station, dict) else None
     return locale if locale in ("zh_CN", "en") else "zh_CN"

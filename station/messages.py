@@ -253,6 +253,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "pydantic.too_short": ("至少 {min_length} 项", "{msg}"),
     "pydantic.too_long": ("至多 {max_length} 项", "{msg}"),
     "pydantic.list_type": ("须为列表", "{msg}"),
+    "pydantic.tuple_type": ("须为列表", "{msg}"),
     "pydantic.dict_type": ("须为映射（键: 值）", "{msg}"),
     "pydantic.model_type": ("须为映射（键: 值）", "{msg}"),
     "pydantic.model_attributes_type": ("须为映射（键: 值）", "{msg}"),
@@ -319,7 +320,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                             "{path}: cannot write the ledger: {error}"),
     "ledger.cannot_read": ("{path}：无法读取台账：[{error}]",
                            "{path}: cannot read the ledger: {error}"),
-    "scenario.bad_at": ("{source}：第 {number} 个事件：at：{value} 不是 HH:MM:SS、+N s 或 "
+    "scenario.bad_at": ("{source}：第 {number} 个事件：at：{value} 不是 时:分:秒、+秒数 或 "
                         "ISO 8601 时间",
                         "{source}: event {number}: at: {value} is not HH:MM:SS, +N s or an "
                         "ISO 8601 time"),
@@ -341,9 +342,9 @@ TEXTS: dict[str, tuple[str, str]] = {
                         "{path}: the token file can be read by other users (mode {mode}): "
                         "chmod 600 it, or give --insecure-token-file"),
     "sync.token_empty": ("{path}：站点令牌文件是空的", "{path}: the station token file is empty"),
-    "sync.no_url": ("config：未设置 town.url，没有可同步的镇服务器",
+    "sync.no_url": ("配置：未设置 town.url，没有可同步的镇服务器",
                     "config: town.url is not set: there is no town to sync to"),
-    "sync.no_token_file": ("config：未设置 town.token_file", "config: town.token_file is not set"),
+    "sync.no_token_file": ("配置：未设置 town.token_file", "config: town.token_file is not set"),
     "sync.simulated_ledger": ("{path}：这个台账是 gate-station simulate 生成的，记录不是真实人员，"
                               "未发送任何内容（--allow-simulated 会标记为模拟数据后推送）",
                               "{path}: this ledger was made by `gate-station simulate`; its "

@@ -24,7 +24,8 @@ PYDANTIC_TYPES = frozenset({
     "less_than", "literal_error", "int_type", "int_parsing", "int_from_float", "float_type",
     "float_parsing", "finite_number", "bool_type", "bool_parsing", "string_type",
     "string_too_short", "string_too_long", "string_pattern_mismatch", "too_short",
-    "too_long", "list_type", "dict_type", "model_type", "model_attributes_type", "date_type",
+    "too_long", "list_type", "tuple_type", "dict_type", "model_type",
+    "model_attributes_type", "date_type",
     "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact",
     "datetime_type", "datetime_parsing", "time_type", "time_parsing", "enum",
     "value_error", "assertion_error", "none_required",
@@ -53,6 +54,11 @@ def problems(error: ValidationError, source: str, *, separator: str = ":",
     return lines
 
 
+def _number(value: object) -> object:
+    """A bound as pydantic's own message shows it (40.0 → 40)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def problem_text(kind: str, message: str, ctx: dict[str, Any]) -> Localized | None:
     """The problem of one pydantic error as a catalogue sentence; None if `kind` is unmapped
     (or a validator's ValueError without a catalogue sentence: its English is shown)."""
@@ -62,7 +68,7 @@ def problem_text(kind: str, message: str, ctx: dict[str, Any]) -> Localized | No
         return reason if isinstance(reason, Localized) else None
     if kind not in PYDANTIC_TYPES:
         return None
-    fields = {name: value for name, value in ctx.items() if name != "error"}
+    fields = {name: _number(value) for name, value in ctx.items() if name != "error"}
     if kind == "literal_error":  # `'fake' or 'real'`: the values stay, the `or` is language
         fields["expected_zh"] = str(ctx.get("expected", "")).replace(" or ", " 或 ")
     if kind == "enum":

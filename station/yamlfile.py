@@ -100,3 +100,12 @@ def load_yaml_file(path: str | Path) -> Any:
     except UnicodeDecodeError:
         raise YamlError(key="file.not_utf8", path=path) from None
     return load_yaml_text(text, str(path))
+
+
+def peek_yaml_file(path: str | Path) -> Any:
+    """The file parsed leniently (a repeated key keeps its last value), or None on any
+    problem: only for picking the language of an error about the file itself."""
+    try:
+        return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
