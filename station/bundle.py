@@ -118,11 +118,11 @@ def load_bundle(path: Path) -> Bundle | None:
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise BundleError(f"{path}: cannot read: {error.strerror or error}") from None
+        raise BundleError(key="file.cannot_read", path=path, error=error) from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise BundleError(f"{path}: not valid JSON: {error}") from None
+        raise BundleError(key="file.not_json", path=path, error=str(error)) from None
     return parse_bundle(document, str(path))
 
 

@@ -21,30 +21,54 @@ import click
 
 from station import config as config_module
 from station.config import Config
-from station.errors import ConfigError, DeviceError, StationError
+from station.errors import ConfigError, DeviceError, Localized, StationError, localize
 from station.messages import Locale, os_error_text, reason_message, word
 from station.messages import text as tr  # `text` is a common argument name here
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+LOCALE_META = "gate_station.locale"  # ctx.meta: the loaded config's locale
+CONFIG_META = "gate_station.config_path"  # ctx.meta: the config file being loaded
+
+
 class StationGroup(click.Group):
-    """A click group that turns StationError into a one-line message and exit status."""
+    """A click group that turns StationError into a one-line message and exit status, in
+    the locale of the loaded config (see `error_locale`)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ConfigError as error:
+            locale = error_locale(ctx)
             for problem in error.problems:
-                click.echo(problem, err=True)
+                click.echo(localize(problem, locale), err=True)
             ctx.exit(2)
         except (StationError, DeviceError) as error:
-            click.echo(f"gate-station: {error}", err=True)
+            locale = error_locale(ctx)
+            click.echo(f"gate-station: {localize(error, locale)}", err=True)
             ctx.exit(1)
         except OverflowError:  # a date arithmetic beyond year 1..9999 that slipped through
-            click.echo("gate-station: that date or time is beyond the calendar (years "
-                       "1–9999)", err=True)
+            click.echo(tr("cli.date_overflow", error_locale(ctx)), err=True)
             ctx.exit(2)
+
+
+def error_locale(ctx: click.Context) -> Locale:
+    """The locale an error is printed in: the loaded config's `station.locale`; when the
+    config itself could not be loaded, its `station.locale` if the file is YAML (repeated
+    keys allowed) and that one value is valid; else zh_CN (the default locale)."""
+    loaded = ctx.meta.get(LOCALE_META)
+    if loaded in ("zh_CN", "en"):
+        return loaded  # type: ignore[no-any-return]
+    path = ctx.meta.get(CONFIG_META)
+    if path is None:
+        return "zh_CN"
+    from station.yamlfile import peek_yaml_file
+
+    data = peek_yaml_file(path)  # lenient: a duplicate key elsewhere keeps the locale
+    station = data.get("station") if isinstance(data, dict) else None
+    locale = station.get("locale") if isinstance(station, dict) else None
+    return locale if locale in ("zh_CN", "en") else "zh_CN"
 
 
 CONFIG_HELP = "config file (default ./config.yaml, then /etc/gate-station/config.yaml)"
@@ -65,10 +89,17 @@ def chosen_config_path(path: str | None) -> str | None:
 
 
 def load_config(path: str | None) -> Config:
+    """The command's config; its locale is remembered for the error handler."""
     path = chosen_config_path(path)
     if path is not None and not Path(path).is_file():
-        raise ConfigError([f"{Path(path).absolute()}: no such config file"])
-    return config_module.load(path)
+        raise ConfigError([Localized("config.no_such_file", path=Path(path).absolute())])
+    context = click.get_current_context()
+    found = config_module.find_config(path)
+    if found is not None:
+        context.meta[CONFIG_META] = found
+    config = config_module.load(path)
+    context.meta[LOCALE_META] = config.station.locale
+    return config
 
 
 @click.group(cls=StationGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -295,7 +326,7 @@ def simulate(config_path: str | None, scenario_path: str, as_json: bool,
     try:
         scenario, times = load_scenario(scenario_path)
     except ScenarioError as error:
-        click.echo(str(error), err=True)
+        click.echo(error.in_locale(locale), err=True)
         sys.exit(2)
     counts = {"admit": 0, "deny": 0}
 
@@ -313,7 +344,7 @@ def simulate(config_path: str | None, scenario_path: str, as_json: bool,
             ledger = run_simulation(scenario, times, config, path, source=scenario_path,
                                     on_record=show)
         except ScenarioError as error:
-            click.echo(str(error), err=True)
+            click.echo(error.in_locale(locale), err=True)
             sys.exit(2)
         ledger.close()
     click.echo(tr("cli.simulate_summary", locale, events=len(scenario.events),

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from station.bundle_keys import check_pinned_keys
-from station.errors import ConfigError
+from station.errors import ConfigError, Localized
 from station.ids import STATION_ID_RULE, is_station_id
 from station.problems import problems
 from station.yamlfile import YamlError, load_yaml_file
@@ -66,7 +66,7 @@ class StationSettings(Section):
     @classmethod
     def _id(cls, value: str) -> str:
         if not is_station_id(value):
-            raise ValueError(f"must be {STATION_ID_RULE}")
+            raise ValueError(Localized("config.station_id", rule=STATION_ID_RULE))
         return value
 
 
@@ -134,7 +134,7 @@ class ScannerSettings(Section):
     def _decoders(cls, value: Any) -> Any:
         if isinstance(value, list):
             if not value:
-                raise ValueError("needs at least one decoder")
+                raise ValueError(Localized("config.no_decoder"))
             return tuple(value)
         return value
 
@@ -174,7 +174,8 @@ class OutputSettings(Section):
             if pin is None:
                 continue
             if pin in seen:
-                raise ValueError(f"GPIO{pin} is used by both {seen[pin]} and {name}")
+                raise ValueError(Localized("config.pin_twice", pin=pin, first=seen[pin],
+                                                 second=name))
             seen[pin] = name
         return self
 
@@ -208,7 +209,7 @@ class ReturningPolicy(Section):
     @model_validator(mode="after")
     def _window_order(self) -> ReturningPolicy:
         if self.window[0] > self.window[1]:
-            raise ValueError("window: first day is after the last day")
+            raise ValueError(Localized("config.window_order"))
         return self
 
 
@@ -239,7 +240,7 @@ class PolicySettings(Section):
     def _plausible_order(self) -> PolicySettings:
         low, high = self.plausible_c
         if low >= high:
-            raise ValueError("plausible_c: low must be below high")
+            raise ValueError(Localized("config.plausible_order"))
         return self
 
     def with_overrides(self, overrides: dict[str, Any], label: str = "rules") -> PolicySettings:
@@ -307,10 +308,9 @@ class TownSettings(Section):
         if value.startswith("https://"):
             return value
         if not value.startswith("http://"):
-            raise ValueError("must start with https://")
+            raise ValueError(Localized("config.https"))
         if not is_loopback_url(value):
-            raise ValueError("http:// is allowed only to a loopback host (localhost, "
-                             "127.0.0.0/8, ::1); use https://")
+            raise ValueError(Localized("config.http_loopback"))
         return value
 
     @field_validator("bundle_keys", mode="before")
@@ -322,8 +322,7 @@ class TownSettings(Section):
             try:
                 check_pinned_keys(value)
             except ValueError as error:
-                raise ValueError(f"{error}: each entry is the base64 DER SubjectPublicKeyInfo"
-                                 " of an Ed25519 bundle key") from None
+                raise ValueError(Localized("config.bundle_key", error=error)) from None
         return value
 
 
@@ -372,7 +371,7 @@ class ConsoleSettings(Section):
     def _listen(cls, value: str) -> str:
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8090")
+            raise ValueError(Localized("config.host_port"))
         return value
 
     @field_validator("display_from", mode="before")
@@ -433,8 +432,7 @@ def drivers_from_env() -> Literal["real", "fake"] | None:
         return "fake"
     if value == "real":
         return "real"
-    raise ConfigError([f"{DRIVERS_ENV}={value!r}: must be exactly fake or real (lowercase); "
-                       f"unset it to use `drivers:` from config.yaml"])
+    raise ConfigError([Localized("config.drivers_env", name=DRIVERS_ENV, value=repr(value))])
 
 
 def validate(data: Any, source: str) -> Config:
@@ -442,7 +440,7 @@ def validate(data: Any, source: str) -> Config:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError([f"{source}: the top level must be a mapping of sections"])
+        raise ConfigError([Localized("config.top_level", source=source)])
     try:
         return Config.model_validate(data)
     except ValidationError as error:
@@ -472,7 +470,8 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     try:
         data = load_yaml_file(found)
     except YamlError as error:
-        raise ConfigError([str(error)]) from None
+        raise ConfigError([error.message if isinstance(error.message, str) else str(error)]
+                          ) from None
     return validate(data, str(found)).with_paths_from(found.parent)
 
 
@@ -482,5 +481,4 @@ def check_files(config: Config, source: str) -> None:
     gate itself runs without one (it needs no town), so loading does not insist."""
     token = config.town.token_file
     if token is not None and not Path(token).is_file():
-        raise ConfigError([f"{source}:town.token_file: {token}: no such file (the town "
-                           "issues the token with `town-server stations add`)"])
+        raise ConfigError([Localized("config.token_file_missing", source=source, token=token)])

@@ -344,16 +344,15 @@ class Ledger:
             self.epoch = self._meta("epoch")
             self.is_simulated = self._optional_meta("simulated") is not None
         except (sqlite3.Error, OSError) as error:
-            raise LedgerError(f"{self.path}: cannot open the ledger: {error}") from None
+            raise LedgerError(key="ledger.cannot_open", path=self.path, error=str(error)) from None
         if simulated and not self.is_simulated:
             self._conn.close()
-            raise LedgerError(f"{self.path}: a ledger not made by `gate-station simulate`: a "
-                              "simulation never writes into it")
+            raise LedgerError(key="ledger.not_simulated", path=self.path)
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> Ledger:
         if not Path(path).exists():
-            raise LedgerError(f"{path}: no ledger here")
+            raise LedgerError(key="ledger.missing", path=path)
         return cls(path, readonly=True)
 
     def _check_schema(self, conn: sqlite3.Connection, *, new_file_allowed: bool) -> int:
@@ -361,10 +360,10 @@ class Ledger:
         ledger newer than this program. An empty file is version 0 (writers create it)."""
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > len(MIGRATIONS):
-            raise LedgerError(f"{self.path}: ledger schema {version} is newer than this program")
+            raise LedgerError(key="ledger.too_new", path=self.path, version=version)
         if version == 0 and (not new_file_allowed or conn.execute(
                 "SELECT count(*) FROM sqlite_master").fetchone()[0]):
-            raise LedgerError(f"{self.path}: not a gate-station ledger")
+            raise LedgerError(key="ledger.not_ledger", path=self.path)
         return version
 
     def _migrate(self) -> None:
@@ -448,12 +447,12 @@ class Ledger:
         """`work` in one immediate write transaction; LedgerError (nothing written) on any
         SQLite or OS error."""
         if self.readonly:
-            raise LedgerError(f"{self.path}: opened read-only")
+            raise LedgerError(key="ledger.read_only", path=self.path)
         try:
             with sqlite.transaction(self._conn) as conn:
                 return work(conn)
         except (sqlite3.Error, OSError) as error:
-            raise LedgerError(f"{self.path}: cannot write the ledger: {error}") from None
+            raise LedgerError(key="ledger.cannot_write", path=self.path, error=str(error)) from None
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -466,7 +465,7 @@ class Ledger:
             names = [column[0] for column in cursor.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         except sqlite3.Error as error:
-            raise LedgerError(f"{self.path}: cannot read the ledger: {error}") from None
+            raise LedgerError(key="ledger.cannot_read", path=self.path, error=str(error)) from None
 
     def _records(self, where: str = "1", params: Sequence[Any] = (), *, order: str = "seq",
                 limit: int | None = None, page: int = 2000) -> Iterator[Record]:

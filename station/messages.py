@@ -288,6 +288,141 @@ TEXTS: dict[str, tuple[str, str]] = {
     "visits.col.decision": ("结果", "Decision"),
     "visits.col.reasons": ("原因", "Reasons"),
     "visits.col.operator": ("登记人", "Operator"),
+    # errors a person reads (issue 15): files, keys, codes and numbers stay as they are;
+    # a library's or the OS's own technical words are quoted in [brackets]
+    "problem.line": ("{where}: {problem}", "{where}: {problem}"),  # FILE:KEY: as in en
+    "pydantic.missing": ("缺少必填项", "{msg}"),
+    "pydantic.extra_forbidden": ("未知的键", "unknown key"),
+    "pydantic.greater_than_equal": ("须大于或等于 {ge}", "{msg}"),
+    "pydantic.greater_than": ("须大于 {gt}", "{msg}"),
+    "pydantic.less_than_equal": ("须小于或等于 {le}", "{msg}"),
+    "pydantic.less_than": ("须小于 {lt}", "{msg}"),
+    "pydantic.literal_error": ("须为 {expected_zh}", "{msg}"),
+    "pydantic.enum": ("须为 {expected_zh}", "{msg}"),
+    "pydantic.int_type": ("须为整数", "{msg}"),
+    "pydantic.int_parsing": ("须为整数", "{msg}"),
+    "pydantic.int_from_float": ("须为整数（不能有小数部分）", "{msg}"),
+    "pydantic.float_type": ("须为数字", "{msg}"),
+    "pydantic.float_parsing": ("须为数字", "{msg}"),
+    "pydantic.finite_number": ("须为有限的数字", "{msg}"),
+    "pydantic.bool_type": ("须为 true 或 false", "{msg}"),
+    "pydantic.bool_parsing": ("须为 true 或 false", "{msg}"),
+    "pydantic.string_type": ("须为文本", "{msg}"),
+    "pydantic.string_too_short": ("文本至少 {min_length} 个字符", "{msg}"),
+    "pydantic.string_too_long": ("文本至多 {max_length} 个字符", "{msg}"),
+    "pydantic.string_pattern_mismatch": ("格式不符（须匹配 {pattern}）", "{msg}"),
+    "pydantic.too_short": ("至少 {min_length} 项", "{msg}"),
+    "pydantic.too_long": ("至多 {max_length} 项", "{msg}"),
+    "pydantic.list_type": ("须为列表", "{msg}"),
+    "pydantic.tuple_type": ("须为列表", "{msg}"),
+    "pydantic.dict_type": ("须为映射（键: 值）", "{msg}"),
+    "pydantic.model_type": ("须为映射（键: 值）", "{msg}"),
+    "pydantic.model_attributes_type": ("须为映射（键: 值）", "{msg}"),
+    "pydantic.date_type": ("须为日期 YYYY-MM-DD", "{msg}"),
+    "pydantic.date_parsing": ("须为日期 YYYY-MM-DD", "{msg}"),
+    "pydantic.date_from_datetime_parsing": ("须为日期 YYYY-MM-DD", "{msg}"),
+    "pydantic.date_from_datetime_inexact": ("须为日期 YYYY-MM-DD（不含时刻）", "{msg}"),
+    "pydantic.datetime_type": ("须为 ISO 8601 时间", "{msg}"),
+    "pydantic.datetime_parsing": ("须为 ISO 8601 时间", "{msg}"),
+    "pydantic.time_type": ("须为时刻 HH:MM:SS", "{msg}"),
+    "pydantic.time_parsing": ("须为时刻 HH:MM:SS", "{msg}"),
+    "pydantic.value_error": ("取值无效", "{msg}"),
+    "pydantic.assertion_error": ("取值无效", "{msg}"),
+    "pydantic.none_required": ("须留空", "{msg}"),
+    "config.station_id": ("须为 1–64 个字符（A-Z a-z 0-9 . _ -）", "must be {rule}"),
+    "config.no_decoder": ("至少需要一个解码器", "needs at least one decoder"),
+    "config.pin_twice": ("GPIO{pin} 同时被 {first} 和 {second} 使用",
+                         "GPIO{pin} is used by both {first} and {second}"),
+    "config.window_order": ("window：起始天数大于结束天数",
+                            "window: first day is after the last day"),
+    "config.plausible_order": ("plausible_c：下限须低于上限",
+                               "plausible_c: low must be below high"),
+    "config.https": ("须以 https:// 开头", "must start with https://"),
+    "config.http_loopback": ("只有本机地址（localhost、127.0.0.0/8、::1）可以用 http://，"
+                             "其他请用 https://",
+                             "http:// is allowed only to a loopback host (localhost, "
+                             "127.0.0.0/8, ::1); use https://"),
+    "config.bundle_key": ("[{error}]：每一项须为 Ed25519 数据包密钥的 base64 DER "
+                          "SubjectPublicKeyInfo",
+                          "{error}: each entry is the base64 DER SubjectPublicKeyInfo of an "
+                          "Ed25519 bundle key"),
+    "config.host_port": ("须为 主机:端口，例如 127.0.0.1:8090",
+                         "must be HOST:PORT, e.g. 127.0.0.1:8090"),
+    "config.no_such_file": ("{path}：配置文件不存在", "{path}: no such config file"),
+    "config.top_level": ("{source}：顶层须为各个配置段的映射",
+                         "{source}: the top level must be a mapping of sections"),
+    "config.drivers_env": ("{name}={value}：只能是 fake 或 real（小写）；不设置则使用 "
+                           "config.yaml 的 drivers:",
+                           "{name}={value}: must be exactly fake or real (lowercase); "
+                           "unset it to use `drivers:` from config.yaml"),
+    "config.token_file_missing": ("{source}:town.token_file：{token}：文件不存在（令牌由镇服务器"
+                                  "用 town-server stations add 签发）",
+                                  "{source}:town.token_file: {token}: no such file (the town "
+                                  "issues the token with `town-server stations add`)"),
+    "yaml.duplicate_key": ("{where}：键 {key_name} 重复（第一次在第 {first} 行）",
+                           "{where}: duplicate key {key_name} (first at line {first})"),
+    "yaml.invalid": ("{where}：不是有效的 YAML：[{problem}]",
+                     "{where}: not valid YAML: {problem}"),
+    "file.is_folder": ("{path}：这是文件夹，不是文件", "{path}: is a folder, not a file"),
+    "file.cannot_read": ("{path}：无法读取：{error}", "{path}: cannot read: {error}"),
+    "file.not_utf8": ("{path}：不是 UTF-8 文本", "{path}: not UTF-8 text"),
+    "file.not_json": ("{path}：不是有效的 JSON：[{error}]", "{path}: not valid JSON: {error}"),
+    "ledger.cannot_open": ("{path}：无法打开台账：[{error}]",
+                           "{path}: cannot open the ledger: {error}"),
+    "ledger.not_simulated": ("{path}：这个台账不是 gate-station simulate 生成的，模拟从不写入它",
+                             "{path}: a ledger not made by `gate-station simulate`: a "
+                             "simulation never writes into it"),
+    "ledger.missing": ("{path}：这里没有台账", "{path}: no ledger here"),
+    "ledger.too_new": ("{path}：台账结构版本 {version} 比本程序新",
+                       "{path}: ledger schema {version} is newer than this program"),
+    "ledger.not_ledger": ("{path}：不是 gate-station 台账", "{path}: not a gate-station ledger"),
+    "ledger.read_only": ("{path}：台账以只读方式打开", "{path}: opened read-only"),
+    "ledger.cannot_write": ("{path}：无法写入台账：[{error}]",
+                            "{path}: cannot write the ledger: {error}"),
+    "ledger.cannot_read": ("{path}：无法读取台账：[{error}]",
+                           "{path}: cannot read the ledger: {error}"),
+    "scenario.bad_at": ("{source}：第 {number} 个事件：at：{value} 不是 时:分:秒、+秒数 或 "
+                        "ISO 8601 时间",
+                        "{source}: event {number}: at: {value} is not HH:MM:SS, +N s or an "
+                        "ISO 8601 time"),
+    "scenario.at_before": ("{source}：第 {number} 个事件：at：{value} 早于上一个事件",
+                           "{source}: event {number}: at: {value} is before the previous "
+                           "event"),
+    "scenario.not_mapping": ("{source}：场景须为含 start 和 events 的映射",
+                             "{source}: a scenario is a mapping with start and events"),
+    "scenario.bad_start": ("{source}：start：{value} 不是 ISO 8601 时间",
+                           "{source}: start: {value} is not an ISO 8601 time"),
+    "scenario.policy": ("{source}：{problem}", "{source}: {problem}"),
+    "scenario.not_one_qr": ("{source}：第 {number} 个事件：无法显示为一个二维码：[{error}]",
+                            "{source}: event {number}: cannot be shown as one QR code: "
+                            "{error}"),
+    "sync.token_unreadable": ("{path}：无法读取站点令牌：{error}",
+                              "{path}: cannot read the station token: {error}"),
+    "sync.token_open": ("{path}：其他用户可以读取令牌文件（权限 {mode}）：请 chmod 600，或加 "
+                        "--insecure-token-file",
+                        "{path}: the token file can be read by other users (mode {mode}): "
+                        "chmod 600 it, or give --insecure-token-file"),
+    "sync.token_empty": ("{path}：站点令牌文件是空的", "{path}: the station token file is empty"),
+    "sync.no_url": ("配置：未设置 town.url，没有可同步的镇服务器",
+                    "config: town.url is not set: there is no town to sync to"),
+    "sync.no_token_file": ("配置：未设置 town.token_file", "config: town.token_file is not set"),
+    "sync.simulated_ledger": ("{path}：这个台账是 gate-station simulate 生成的，记录不是真实人员，"
+                              "未发送任何内容（--allow-simulated 会标记为模拟数据后推送）",
+                              "{path}: this ledger was made by `gate-station simulate`; its "
+                              "records are not real people and nothing was sent "
+                              "(--allow-simulated pushes them marked as simulated)"),
+    "simulate.own_ledger": ("{path}：这是本站自己的台账（ledger.path），模拟只写入自己的台账"
+                            "（换一个 --ledger，或不给）",
+                            "{path}: this is the station's own ledger (ledger.path); a "
+                            "simulation writes only into a ledger of its own (give another "
+                            "--ledger, or none)"),
+    "simulate.not_simulated": ("{path}：这个台账不是 gate-station simulate 生成的，模拟从不写入它"
+                               "（给一个新的 --ledger，或不给）",
+                               "{path}: a ledger not made by `gate-station simulate`: a "
+                               "simulation never writes into it (give a new --ledger, or none)"),
+    "cli.date_overflow": ("gate-station：日期或时间超出公历范围（1–9999 年）",
+                          "gate-station: that date or time is beyond the calendar (years "
+                          "1–9999)"),
 }
 
 

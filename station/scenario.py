@@ -135,11 +135,11 @@ class Scenario(_Strict):
                     if instant.tzinfo is None:
                         instant = instant.replace(tzinfo=CST)
             except ValueError:
-                raise ScenarioError(f"{source}: event {index + 1}: at: {text!r} is not HH:MM:SS, "
-                                    "+N s or an ISO 8601 time") from None
+                raise ScenarioError(key="scenario.bad_at", source=source, number=index + 1,
+                                    value=repr(text)) from None
             if instant < previous:
-                raise ScenarioError(f"{source}: event {index + 1}: at: {text!r} is before the "
-                                    "previous event")
+                raise ScenarioError(key="scenario.at_before", source=source,
+                                    number=index + 1, value=repr(text))
             times.append(instant)
             previous = instant
         return times
@@ -160,15 +160,15 @@ def load_scenario(path: str | Path) -> tuple[Scenario, list[dt.datetime]]:
     try:
         data = load_yaml_file(path)
     except YamlError as error:
-        raise ScenarioError(str(error)) from None
+        raise ScenarioError(error.message) from None
     if not isinstance(data, dict):
-        raise ScenarioError(f"{source}: a scenario is a mapping with start and events")
+        raise ScenarioError(key="scenario.not_mapping", source=source)
     if isinstance(data.get("start"), str):
         try:
             data["start"] = dt.datetime.fromisoformat(data["start"])
         except ValueError:
-            raise ScenarioError(f"{source}: start: {data['start']!r} is not an ISO 8601 "
-                                "time") from None
+            raise ScenarioError(key="scenario.bad_start", source=source,
+                                value=repr(data["start"])) from None
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:

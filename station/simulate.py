@@ -43,7 +43,7 @@ def run_policy(config: Config, overrides: dict[str, Any], source: str) -> Policy
     try:
         return config.policy.with_overrides(overrides, "policy")
     except ConfigError as error:
-        raise ScenarioError(f"{source}: {error}") from None
+        raise ScenarioError(key="scenario.policy", source=source, problem=error) from None
 
 
 def run_trust(scenario: Scenario, key: ed25519.Ed25519PrivateKey, source: str) -> TrustList:
@@ -70,15 +70,11 @@ def check_simulation_ledger(path: Path, config: Config) -> None:
     if not same and path.exists() and configured.exists():
         same = path.samefile(configured)
     if same:
-        raise SimulationRefused(
-            f"{path.resolve()}: this is the station's own ledger (ledger.path); a simulation "
-            "writes only into a ledger of its own (give another --ledger, or none)")
+        raise SimulationRefused(key="simulate.own_ledger", path=path.resolve())
     if path.exists():
         with Ledger.open_readonly(path) as existing:
             if not existing.is_simulated:
-                raise SimulationRefused(
-                    f"{path.resolve()}: a ledger not made by `gate-station simulate`: a "
-                    "simulation never writes into it (give a new --ledger, or none)")
+                raise SimulationRefused(key="simulate.not_simulated", path=path.resolve())
 
 
 def simulate(
@@ -165,8 +161,8 @@ def _play(event: Event, index: int, at: dt.datetime, gate: Gate,
         try:
             camera.show_text(text)
         except ValueError as error:
-            raise ScenarioError(f"{source}: event {index + 1}: cannot be shown as one QR code: "
-                                f"{error}") from None
+            raise ScenarioError(key="scenario.not_one_qr", source=source, number=index + 1,
+                                error=str(error)) from None
         gate.step()
         camera.show_nothing()
     else:

@@ -167,7 +167,7 @@ def load_trust_file(path: Path) -> TrustList:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise TrustError(f"{path}: cannot read: {error.strerror or error}") from None
+        raise TrustError(key="file.cannot_read", path=path, error=error) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise TrustError(f"{path}: not valid JSON: {error}") from None
+        raise TrustError(key="file.not_json", path=path, error=str(error)) from None
     return TrustList.from_document(document, str(path))

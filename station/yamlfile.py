@@ -30,6 +30,8 @@ class _DuplicateKey(ConstructorError):
     def __init__(self, key: object, first_line: int, node: Node) -> None:
         super().__init__(problem=f"duplicate key {key!r} (first at line {first_line})",
                          problem_mark=node.start_mark)
+        self.key = repr(key)
+        self.first_line = first_line
 
 
 class _RefuseDuplicates(yaml.constructor.SafeConstructor):
@@ -77,12 +79,13 @@ def load_yaml_text(text: str, source: str) -> Any:
     except _DuplicateKey as error:
         mark = error.problem_mark
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise YamlError(f"{source}{line}: {error.problem}") from None
+        raise YamlError(key="yaml.duplicate_key", where=f"{source}{line}", key_name=error.key,
+                        first=error.first_line) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise YamlError(f"{source}{where}: not valid YAML: {problem}") from None
+        raise YamlError(key="yaml.invalid", where=f"{source}{where}", problem=problem) from None
 
 
 def load_yaml_file(path: str | Path) -> Any:
@@ -91,9 +94,18 @@ def load_yaml_file(path: str | Path) -> Any:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except IsADirectoryError:
-        raise YamlError(f"{path}: is a folder, not a file") from None
+        raise YamlError(key="file.is_folder", path=path) from None
     except OSError as error:
-        raise YamlError(f"{path}: cannot read: {error.strerror or error}") from None
+        raise YamlError(key="file.cannot_read", path=path, error=error) from None
     except UnicodeDecodeError:
-        raise YamlError(f"{path}: not UTF-8 text") from None
+        raise YamlError(key="file.not_utf8", path=path) from None
     return load_yaml_text(text, str(path))
+
+
+def peek_yaml_file(path: str | Path) -> Any:
+    """The file parsed leniently (a repeated key keeps its last value), or None on any
+    problem: only for picking the language of an error about the file itself."""
+    try:
+        return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None

@@ -124,16 +124,13 @@ def read_token(path: Path, *, insecure: bool = False) -> str:
         mode = path.stat().st_mode
         token = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as error:
-        why = getattr(error, "strerror", None) or error
-        raise SyncError(f"{path}: cannot read the station token: {why}") from None
+        raise SyncError(key="sync.token_unreadable", path=path, error=error) from None
     if mode & 0o044:
         if not insecure:
-            raise SyncError(f"{path}: the token file can be read by other users "
-                            f"(mode {mode & 0o777:o}): chmod 600 it, or give "
-                            "--insecure-token-file")
+            raise SyncError(key="sync.token_open", path=path, mode=f"{mode & 0o777:o}")
         log.warning("%s can be read by other users (mode %o): chmod 600 it", path, mode & 0o777)
     if not token:
-        raise SyncError(f"{path}: the station token file is empty")
+        raise SyncError(key="sync.token_empty", path=path)
     return token
 
 
@@ -144,9 +141,9 @@ class SyncClient:
                  allow_simulated: bool = False) -> None:
         town = config.town
         if not town.url:
-            raise SyncError("config: town.url is not set: there is no town to sync to")
+            raise SyncError(key="sync.no_url")
         if not town.token_file:
-            raise SyncError("config: town.token_file is not set")
+            raise SyncError(key="sync.no_token_file")
         self.token_path = Path(town.token_file)
         self.insecure_token_file = insecure_token_file
         token = read_token(self.token_path, insecure=insecure_token_file)
@@ -159,9 +156,7 @@ class SyncClient:
         self.simulated = self.ledger.is_simulated
         if self.simulated and not allow_simulated:
             self.ledger.close()
-            raise SyncError(f"{self.ledger.path}: this ledger was made by `gate-station "
-                            "simulate`; its records are not real people and nothing was sent "
-                            "(--allow-simulated pushes them marked as simulated)")
+            raise SyncError(key="sync.simulated_ledger", path=self.ledger.path)
         self.bundle_path = Path(config.bundle.path)
         self.inbox = BundleInbox(self.bundle_path, town.bundle_keys)
         self.state = SyncState(batch=town.batch)
@@ -603,7 +598,7 @@ def run_sync(config: Config, *, once: bool = False, insecure_token_file: bool = 
         client = SyncClient(config, insecure_token_file=insecure_token_file,
                             allow_simulated=allow_simulated)
     except LedgerError as error:
-        raise SyncError(str(error)) from None
+        raise SyncError(error.message) from None
     try:
         return client.run(stop, once=once, report=report)
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -66,3 +67,14 @@ def spec_trust(spec_key: ed25519.Ed25519PrivateKey) -> TrustList:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--powerloss-cuts", "--cuts", type=int, default=None,
                      help="power cuts per power-loss test (tests/powerloss; the soak is 200)")
+
+
+@pytest.fixture
+def en_config(tmp_path: Path) -> str:
+    """The repository's config.yaml with `station.locale: en`, for tests that check the
+    English wording of a message (errors print in the configured locale, issue 15)."""
+    text = (Path(__file__).resolve().parent.parent / "config.yaml").read_text(encoding="utf-8")
+    assert "  locale: zh_CN" in text
+    path = tmp_path / "en-config.yaml"
+    path.write_text(text.replace("  locale: zh_CN", "  locale: en", 1), encoding="utf-8")
+    return str(path)

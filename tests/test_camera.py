@@ -252,7 +252,8 @@ def test_text_beyond_a_version_40_code_is_a_clear_error() -> None:
         qr_frame("x" * 3000)
 
 
-def test_simulate_shows_a_1300_character_qr_text_to_the_station(tmp_path: Path) -> None:
+def test_simulate_shows_a_1300_character_qr_text_to_the_station(tmp_path: Path,
+                                                              en_config: str) -> None:
     import json
     import os
     import subprocess
@@ -266,7 +267,7 @@ def test_simulate_shows_a_1300_character_qr_text_to_the_station(tmp_path: Path) 
                         f"  - at: '+20s'\n    qr: '{'x' * 7100}'\n")
     result = subprocess.run(
         [sys.executable, "-c", "from station.cli import main; main()", "simulate",
-         str(scenario), "--json", "--config", "config.yaml"],
+         str(scenario), "--json", "--config", en_config],
         cwd=root, env={**os.environ, "GATE_STATION_DRIVERS": "fake"}, capture_output=True,
         text=True, timeout=120)
     # the 1,300-character code is read and refused by the station for its length (format),

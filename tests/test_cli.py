@@ -53,7 +53,9 @@ def test_check_config_reports_problems_with_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert run("gate-station", "check-config", "--config", "config.yaml").returncode == 0
     missing = run("gate-station", "check-config", "--config", str(tmp_path / "nope.yaml"))
-    assert missing.returncode == 2 and "no such config file" in missing.stderr
+    # no config to take the locale from: zh_CN, the default locale
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f"{tmp_path / 'nope.yaml'}：配置文件不存在"
 
 
 def test_town_keys_issue_png_decode_and_verify_round_trip(tmp_path: Path) -> None:

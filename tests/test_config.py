@@ -122,14 +122,14 @@ def test_drivers_env_fake_and_real_are_taken(tmp_path: Path,
     assert config.load(path).uses_fake("outputs")
 
 
-def test_the_cli_refuses_a_bad_drivers_env_in_one_line(tmp_path: Path) -> None:
+def test_the_cli_refuses_a_bad_drivers_env_in_one_line(tmp_path: Path, en_config: str) -> None:
     import os
     import subprocess
     import sys
 
     result = subprocess.run(
         [sys.executable, "-c", "from station.cli import main; main()", "selftest", "--relay",
-         "--config", "config.yaml"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+         "--config", en_config], cwd=ROOT, capture_output=True, text=True, timeout=60,
         env={**os.environ, config.DRIVERS_ENV: "FAKE"})
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip() == ("GATE_STATION_DRIVERS='FAKE': must be exactly fake or real "

@@ -33,8 +33,14 @@ NOT_LANGUAGE = [
     re.compile(r"\b[A-Z]{1,3}[\w-]*\d[\w-]*"),      # ids: W0000201, HL-JX-001
     re.compile(r"\d{4}-\d\d-\d\dT[\d:.+]+"),        # ISO times
     re.compile(r"°C"),
+    # in errors: a value quoted as the file has it, a config key (dotted, or before its
+    # colon), the program's name
+    re.compile(r"\bgate-station\b"),
+    re.compile(r"'[^']*'"),
+    re.compile(r"\b[a-z_]+(\.[a-z_\d]+)+"),
+    re.compile(r"\b[a-z_]+(?=[:：])"),
 ]
-ALLOWED_WORDS = set(REASON_MESSAGES) | {"GPIO", "QR"}
+ALLOWED_WORDS = set(REASON_MESSAGES) | {"GPIO", "QR", "ISO", "YAML", "JSON", "UTF"}
 ENTERPRISE = {"zh_CN": "红炉机械厂", "en": "Honglu Works"}  # data, in each locale's script
 
 
@@ -126,6 +132,8 @@ def test_the_leak_check_catches_both_scripts() -> None:
     assert leaks("张*  W0000001  fever", "en") == []
     assert leaks("体温 37.7 fever alarm", "zh_CN") == ["alarm"]  # `fever` is a reason code
     assert leaks("测温仪故障 [MLX90614 read: I/O error]  W0000001 --relay °C", "zh_CN") == []
+    assert leaks("c.yaml:policy.fever_threshold_c: 须为 'camera' 或 'serial'", "zh_CN") == []
+    assert leaks("c.yaml:station.id: must be text", "zh_CN") == ["must", "be", "text"]
 
 
 def test_the_catalogue_has_both_languages_for_every_entry() -> None:
@@ -134,5 +142,133 @@ def test_the_catalogue_has_both_languages_for_every_entry() -> None:
             assert zh and en, key
             assert not CJK.search(en), (key, en)
             if key not in ("word.unit_c", "word.none", "selftest.celsius",
-                           "selftest.emissivity"):
+                           "selftest.emissivity", "problem.line"):
                 assert CJK.search(zh), (key, zh)
+
+
+# Errors a person reads (issue 15): config problems, YAML, ledger, files, scenarios, sync.
+# Each case: the config's text after `station:\n  locale: X\n`, the command, and the
+# machine-readable part that must stay as it is in both locales.
+ERROR_CASES: dict[str, tuple[str, list[str], str]] = {
+    "bad value": ("policy:\n  fever_threshold_c: 45\n", ["check-config"],
+                  "policy.fever_threshold_c"),
+    "bad choice": ("scanner:\n  type: laser\n", ["check-config"], "scanner.type"),
+    "not a number": ("thermometer:\n  samples: many\n", ["check-config"],
+                     "thermometer.samples"),
+    "validator": ("town:\n  url: ftp://town.example/\n", ["check-config"], "town.url"),
+    "unknown key": ("  colour: red\n", ["check-config"], "station.colour"),
+    "missing key": ("outputs:\n  door_contact: {{}}\n", ["check-config"],
+                    "outputs.door_contact.pin"),
+    "duplicate key": ("drivers: fake\ndrivers: real\n", ["check-config"], "'drivers'"),
+    "missing ledger": ("drivers: fake\n", ["log", "--ledger", "{base}/none.db"], "none.db"),
+    "unreadable file": ("drivers: fake\n", ["verify-code", "THP1:AB", "--trust",
+                                            "{base}/no-trust.json"], "no-trust.json"),
+    "bad scenario": ("drivers: fake\n", ["simulate", "{base}/bad-scenario.yaml"],
+                     "bad-scenario.yaml"),
+    "no town": ("drivers: fake\nledger:\n  path: {base}/l.db\n", ["sync", "--once"],
+                "town.url"),
+}
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+@pytest.mark.parametrize("case", sorted(ERROR_CASES))
+def test_every_common_error_speaks_only_its_locale(tmp_path: Path, locale: str,
+                                                   case: str) -> None:
+    rest, command, machine = ERROR_CASES[case]
+    base = str(tmp_path)
+    (tmp_path / "bad-scenario.yaml").write_text(
+        "start: '2021-02-01T07:30:00+08:00'\nevents:\n  - at: soon\n    temperature: 36\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"station:\n  locale: {locale}\n" + rest.format(base=base))
+    done = subprocess.run([sys.executable, "-c", "from station.cli import main; main()",
+                           *[part.format(base=base) for part in command], "--config",
+                           str(config)], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                          timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0 and "Traceback" not in output, output
+    assert machine in output, output
+    assert leaks(output, locale) == [], output
+    if locale == "zh_CN":
+        assert CJK.search(done.stderr), output  # said in Chinese, not only in codes
+
+
+def test_an_unreadable_config_speaks_the_default_locale(tmp_path: Path) -> None:
+    """No config to take the locale from: zh_CN, the default."""
+    done = subprocess.run([sys.executable, "-c", "from station.cli import main; main()",
+                           "check-config", "--config", str(tmp_path / "none.yaml")],
+                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "none.yaml" in done.stderr
+    assert leaks(done.stderr, "zh_CN") == [] and CJK.search(done.stderr), done.stderr
+
+
+def config_error_types() -> set[str]:
+    """Every pydantic error type the config models can raise, read from their core schema:
+    each schema node kind and constraint maps to the error types it produces."""
+    from station.config import Config
+
+    Config.model_rebuild()
+    found: set[str] = set()
+    kinds = {
+        "int": {"int_type", "int_parsing"}, "float": {"float_type", "float_parsing"},
+        "bool": {"bool_type", "bool_parsing"}, "str": {"string_type"},
+        "literal": {"literal_error"}, "list": {"list_type"}, "tuple": {"tuple_type"},
+        "dict": {"dict_type"}, "model-fields": {"model_type"}, "date": {"date_type"},
+        "datetime": {"datetime_type"}, "time": {"time_type"}, "enum": {"enum"},
+        "function-after": {"value_error"}, "function-before": {"value_error"},
+        "function-plain": {"value_error"}, "function-wrap": {"value_error"},
+        "model": {"model_type"},
+    }
+    constraints = {"ge": "greater_than_equal", "gt": "greater_than", "le": "less_than_equal",
+                   "lt": "less_than"}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            kind = node.get("type")
+            if isinstance(kind, str):
+                found.update(kinds.get(kind, set()))
+                if kind == "str":
+                    found.update({"string_too_short"} if "min_length" in node else set())
+                    found.update({"string_too_long"} if "max_length" in node else set())
+                    found.update({"string_pattern_mismatch"} if "pattern" in node else set())
+                elif kind in ("list", "tuple"):
+                    found.update({"too_short"} if "min_length" in node else set())
+                    found.update({"too_long"} if "max_length" in node else set())
+                elif kind == "model-fields":
+                    found.add("missing")
+                    if node.get("extra_behavior") == "forbid":
+                        found.add("extra_forbidden")
+                found.update(constraints[key] for key in constraints if key in node)
+            if node.get("extra_fields_behavior") == "forbid":  # a model's config
+                found.add("extra_forbidden")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list | tuple):
+            for value in node:
+                walk(value)
+
+    walk(Config.__pydantic_core_schema__)
+    return found
+
+
+def test_every_pydantic_error_of_the_config_models_is_in_the_catalogue() -> None:
+    from station.problems import PYDANTIC_TYPES
+
+    used = config_error_types()
+    assert {"missing", "extra_forbidden", "less_than_equal", "literal_error"} <= used
+    assert used - PYDANTIC_TYPES == set()
+    for kind in PYDANTIC_TYPES:
+        assert f"pydantic.{kind}" in TEXTS, kind
+
+
+def test_a_config_problem_is_english_as_str_and_chinese_in_zh() -> None:
+    from station.config import validate
+    from station.errors import ConfigError, localize
+
+    with pytest.raises(ConfigError) as raised:
+        validate({"policy": {"fever_threshold_c": 45.0}, "station": {"colour": 1}}, "c.yaml")
+    lines = raised.value.problems
+    assert lines == ["c.yaml:station.colour: unknown key",
+                     "c.yaml:policy.fever_threshold_c: Input should be less than or equal "
+                     "to 40"]
+    assert [localize(line, "zh_CN") for line in lines] == [
+        "c.yaml:station.colour: 未知的键", "c.yaml:policy.fever_threshold_c: 须小于或等于 40"]

@@ -96,7 +96,8 @@ def test_decode_exits_non_zero_when_it_finds_no_code(tmp_path: Path) -> None:
 def test_check_config_names_a_missing_token_file_absolutely(tmp_path: Path) -> None:
     folder = tmp_path / "etc"
     folder.mkdir()
-    (folder / "config.yaml").write_text("town:\n  url: https://town.example/\n"
+    (folder / "config.yaml").write_text("station:\n  locale: en\n"
+                                        "town:\n  url: https://town.example/\n"
                                         "  token_file: token\n")
     done = run("gate-station", "check-config", "--config", "etc/config.yaml", cwd=tmp_path)
     assert done.returncode == 2

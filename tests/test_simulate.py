@@ -136,10 +136,10 @@ def test_trust_and_revocations_in_the_scenario(tmp_path: Path) -> None:
      ":3: duplicate key 'start' (first at line 1)"),
 ])
 def test_an_invalid_scenario_is_one_line_and_exit_2(tmp_path: Path, text: str,
-                                                     message: str) -> None:
+                                                     message: str, en_config: str) -> None:
     scenario = tmp_path / "bad.yaml"
     scenario.write_text(text)
-    result = gate("simulate", str(scenario), "--config", "config.yaml")
+    result = gate("simulate", str(scenario), "--config", en_config)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(str(scenario)) and message in lines[0], \
@@ -158,7 +158,7 @@ def test_the_configured_ledger_is_never_touched_by_default(tmp_path: Path) -> No
 def test_simulate_refuses_the_configured_ledger_even_before_it_exists(tmp_path: Path) -> None:
     ledger = tmp_path / "var" / "ledger.db"
     config = tmp_path / "config.yaml"
-    config.write_text("drivers: fake\nledger:\n  path: var/ledger.db\n")
+    config.write_text("station:\n  locale: en\ndrivers: fake\nledger:\n  path: var/ledger.db\n")
     for given in (str(ledger), str(tmp_path / "var" / ".." / "var" / "ledger.db")):
         result = gate("simulate", str(ROOT / "scenarios/faults.yaml"), "--config", str(config),
                       "--ledger", given)
@@ -168,14 +168,15 @@ def test_simulate_refuses_the_configured_ledger_even_before_it_exists(tmp_path: 
         assert not ledger.exists()
 
 
-def test_simulate_refuses_a_real_ledger_and_marks_its_own(tmp_path: Path) -> None:
+def test_simulate_refuses_a_real_ledger_and_marks_its_own(tmp_path: Path,
+                                                          en_config: str) -> None:
     from station.ledger import Ledger, LedgerError
 
     real = tmp_path / "real.db"
     with Ledger(real) as ledger:  # a ledger the gate made (not the configured one here)
         before = ledger.count()
         assert not ledger.is_simulated
-    result = gate("simulate", str(ROOT / "scenarios/faults.yaml"), "--config", "config.yaml",
+    result = gate("simulate", str(ROOT / "scenarios/faults.yaml"), "--config", en_config,
                   "--ledger", str(real))
     assert result.returncode == 1 and "not made by `gate-station simulate`" in result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
@@ -252,9 +253,9 @@ def test_officer_commands_on_a_simulated_morning(tmp_path: Path) -> None:
     assert {d["reason"] for d in stats["denials"]} >= {"fever", "color"}
 
 
-def test_officer_commands_refuse_bad_input_clearly(tmp_path: Path) -> None:
+def test_officer_commands_refuse_bad_input_clearly(tmp_path: Path, en_config: str) -> None:
     result = gate("report", "daily", "--ledger", str(tmp_path / "none.db"), "--config",
-                  "config.yaml")
+                  en_config)
     assert result.returncode == 1 and "no ledger here" in result.stderr
     result = gate("log", "--date", "tomorrow", "--ledger", str(tmp_path / "none.db"),
                   "--config", "config.yaml")

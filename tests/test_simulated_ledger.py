@@ -88,7 +88,8 @@ def test_sync_refuses_a_simulated_ledger_unless_allowed(
     token.write_text("secret-token\n")
     token.chmod(0o600)
     config = tmp_path / "config.yaml"
-    config.write_text(f"station:\n  id: gate-a\ndrivers: fake\nledger:\n  path: {ledger}\n"
+    config.write_text(f"station:\n  id: gate-a\n  locale: en\ndrivers: fake\nledger:\n"
+                      f"  path: {ledger}\n"
                       f"bundle:\n  path: {tmp_path / 'bundle.json'}\n"
                       f"town:\n  url: {url}\n  token_file: {token}\n")
 

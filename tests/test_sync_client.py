@@ -314,7 +314,7 @@ def test_the_size_cap_raises_a_loud_fault_and_deletes_nothing(tmp_path: Path,
 
 def test_sync_command_needs_a_town(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
-    config.write_text(f"ledger:\n  path: {tmp_path / 'l.db'}\n")
+    config.write_text(f"station:\n  locale: en\nledger:\n  path: {tmp_path / 'l.db'}\n")
     result = subprocess.run([sys.executable, "-c", "from station.cli import main; main()",
                              "sync", "--once", "--config", str(config)], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)

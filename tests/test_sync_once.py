@@ -106,6 +106,7 @@ def test_verbose_shows_the_clients_debug_lines_without_http_library_noise(
 def test_a_token_file_others_can_read_is_refused_unless_insecure(tmp_path: Path,
                                                                  town: ScriptedTown) -> None:
     config = station_setup(tmp_path, town.url, "t")
+    config.write_text(config.read_text().replace("station:\n", "station:\n  locale: en\n", 1))
     os.chmod(tmp_path / "token", 0o644)
     result = subprocess.run([*SYNC, "--once", "--config", str(config)], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
