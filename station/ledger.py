@@ -182,9 +182,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     """,
     # 4: registration.md's kinds and fields
     _registration_kinds,
-    # 5: the console's reason search: only records with a reason (a few in a hundred), by day
+    # 5: the console's reason search: only records with a reason (a few in a hundred), by
+    # day, covering `reasons` so the search and its count never read the table
     """
-    CREATE INDEX records_reasoned ON records (day) WHERE reasons <> '[]';
+    CREATE INDEX records_reasoned ON records (day, reasons) WHERE reasons <> '[]';
     """,
 )
 
@@ -590,8 +591,11 @@ class Ledger:
             where.append("reasons <> '[]' AND instr(reasons, ?) > 0")
             params.append(json.dumps(reason))
         clause = " AND ".join(where)
-        rows = self._query(f"SELECT * FROM records WHERE {clause} ORDER BY seq DESC "
-                          f"LIMIT ? OFFSET ?", [*params, limit, offset])
+        # The page's seqs first (from the covering index when searching by reason), then
+        # only those rows: sorting a year of whole rows to keep 50 costs ~0.5 s.
+        rows = self._query(f"SELECT * FROM records WHERE seq IN (SELECT seq FROM records "
+                          f"WHERE {clause} ORDER BY seq DESC LIMIT ? OFFSET ?) "
+                          f"ORDER BY seq DESC", [*params, limit, offset])
         total = self._query(f"SELECT count(*) AS n FROM (SELECT 1 FROM records WHERE {clause} "
                            f"LIMIT ?)", [*params, count_up_to])[0]["n"]
         return [Record.from_row(r) for r in rows], int(total)
