@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment
 
-from station.bundle import BundleError, apply_rules, load_bundle
 from station.config import Config, PolicySettings
 from station.console.accounts import AccountStore, LoginLimiter
 from station.console.web import make_environment
@@ -94,6 +93,10 @@ class Console:
         cached = self._bundle
         if cached is not None and cached[0] == mtime_ns:
             return cached[1]
+        # imported here: the bundle code pulls in cryptography (~12 MB), which a console
+        # without a bundle file never needs
+        from station.bundle import BundleError, apply_rules, load_bundle
+
         try:
             bundle = load_bundle(self.bundle_path)
             policy = apply_rules(self.config.policy, bundle.rules) if bundle else \
