@@ -249,3 +249,18 @@ def test_unsynced_json_is_each_records_to_json(tmp_path: Path) -> None:
         assert [json.dumps(e) for e in fast] == [json.dumps(e) for e in expected]
         assert fast[1]["cold_chain"] is True and "cold_chain" not in fast[0]
         assert [e["seq"] for e in ledger.unsynced_json(10, alarms_after=0)] == [3]
+
+
+def test_reason_search_matches_exact_codes_through_the_reasoned_index(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.append(record(event_id="a", reasons=("fever",), decision="deny"),
+                      record(event_id="b", reasons=("fever_recheck",), decision="deny"),
+                      record(event_id="c", decision="admit"))
+        found, total = ledger.search(first_day="2021-01-01", last_day="2021-12-31",
+                                     reason="fever")
+        assert [r.event_id for r in found] == ["a"] and total == 1
+        plan = " ".join(str(row[3]) for row in ledger._conn.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM records WHERE day BETWEEN ? AND ? "
+            "AND reasons <> '[]' AND instr(reasons, ?) > 0", ["2021-01-01", "2021-12-31",
+                                                                '"fever"']))
+        assert "records_reasoned" in plan

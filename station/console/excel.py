@@ -14,11 +14,11 @@ import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import xlsxwriter
-from xlsxwriter.workbook import Workbook
-from xlsxwriter.worksheet import Worksheet
+if TYPE_CHECKING:  # xlsxwriter is imported on the first download, not at console start-up
+    from xlsxwriter.workbook import Workbook
+    from xlsxwriter.worksheet import Worksheet
 
 from station.console import texts  # noqa: F401  (registers the console.* texts)
 from station.messages import Locale, reason_message, text, word
@@ -120,6 +120,8 @@ def _close(book: Workbook) -> None:
 
 
 def _workbook(path: Path) -> tuple[Workbook, dict[str, Any]]:
+    import xlsxwriter
+
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True,
                                            "strings_to_formulas": False,
                                            "strings_to_urls": False})

@@ -9,17 +9,20 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from jinja2 import Environment
 
-from station.bundle import BundleError, BundleWatcher, apply_rules, load_bundle
 from station.clock import Clock
 from station.config import Config, PolicySettings
 from station.console.accounts import AccountStore, LoginLimiter
 from station.console.web import make_environment
 from station.ledger import Ledger, LedgerError
 from station.trust import TrustList
+
+if TYPE_CHECKING:  # the bundle code (cryptography) loads on first use: the idle console stays light
+    from station.bundle import BundleWatcher
 
 
 class TownProbe:
@@ -106,6 +109,8 @@ class Console:
     def trust(self) -> TrustList:
         """The issuers the gate trusts (the bundle's), to verify a code taken by hand-over."""
         if self._watcher is None:
+            from station.bundle import BundleWatcher
+
             self._watcher = BundleWatcher(self.bundle_path, self.config.policy)
         return self._watcher.current_trust()
 
@@ -118,6 +123,10 @@ class Console:
         cached = self._bundle
         if cached is not None and cached[0] == mtime_ns:
             return cached[1]
+        # imported here: the bundle code pulls in cryptography (~12 MB), which a console
+        # without a bundle file never needs
+        from station.bundle import BundleError, apply_rules, load_bundle
+
         try:
             bundle = load_bundle(self.bundle_path)
             policy = apply_rules(self.config.policy, bundle.rules) if bundle else \

@@ -11,7 +11,6 @@ from station.config import PolicySettings
 from station.console.deps import ConsoleDep, OfficerUser, PageDep, ReadLedger
 from station.console.params import Query, today
 from station.console.web import render
-from station.console.whatif import what_if
 from station.errors import ConfigError
 
 router = APIRouter(tags=["what-if"])
@@ -57,6 +56,10 @@ def whatif_page(page: PageDep, user: OfficerUser, ledger: ReadLedger,
         policy = current.with_overrides(overrides, "what-if")
     except ConfigError as error:
         problem = str(error)
+    # imported on the first what-if: it pulls in the health-code verifier (cbor2,
+    # cryptography), which the rest of the console does not need
+    from station.console.whatif import what_if
+
     result = what_if(ledger.entries_on(day.isoformat()), policy, day) \
         if problem is None and query.raw("run") else None
     return render(console.templates, page, "whatif.html", day=day, current=current,
