@@ -25,7 +25,13 @@ from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from station.console.deps import ApiSession, ConsoleDep, LocaleDep, ReadLedger
+from station.console.deps import (
+    SESSION_COOKIE,
+    ApiSession,
+    ConsoleDep,
+    LocaleDep,
+    ReadLedger,
+)
 from station.console.registering import (
     capture_from_gate,
     record_json,
@@ -33,6 +39,7 @@ from station.console.registering import (
     with_registrar,
 )
 from station.handover import HandoverUnavailable
+from station.messages import Locale
 from station.registration import Outcome, Registrar, RegistrationRefused
 
 router = APIRouter(prefix="/api/v1", tags=["registration"])
@@ -90,7 +97,7 @@ async def start_session(request: Request, console: ConsoleDep) -> JSONResponse:
 def end_session(request: Request, session: ApiSession, console: ConsoleDep) -> JSONResponse:
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else \
-        request.cookies.get("gs_session", "")
+        request.cookies.get(SESSION_COOKIE, "")
     console.accounts.end_session(token)
     return JSONResponse({"detail": "ended"})
 
@@ -99,41 +106,42 @@ def _preview(request: Request) -> bool:
     return request.query_params.get("preview", "") in ("1", "true")
 
 
-@router.post("/vehicles")
-async def vehicle_in(request: Request, session: ApiSession, console: ConsoleDep,
-                     locale: LocaleDep) -> JSONResponse:
+async def _register(request: Request, console: Any, locale: Locale,
+                    write: Callable[[Registrar, dict[str, Any], bool], Outcome], *,
+                    previewable: bool) -> JSONResponse:
+    """Read the JSON body, write through the registrar off the event loop, answer: 201 (or
+    200 for a `?preview=1` that decides without writing), 422 per field, 400 for a bad body."""
     try:
         body = await json_body(request)
     except ValueError as error:
         return bad_body(error)
-    preview = _preview(request)
+    preview = previewable and _preview(request)
     return await to_thread.run_sync(lambda: answer(
-        console, locale, lambda r: r.vehicle_in(body, session.user.name, preview=preview),
-        200 if preview else 201))
+        console, locale, lambda r: write(r, body, preview), 200 if preview else 201))
+
+
+@router.post("/vehicles")
+async def vehicle_in(request: Request, session: ApiSession, console: ConsoleDep,
+                     locale: LocaleDep) -> JSONResponse:
+    """Register a vehicle entering (registration.md); `?preview=1` decides without writing."""
+    return await _register(request, console, locale, lambda r, body, preview: r.vehicle_in(
+        body, session.user.name, preview=preview), previewable=True)
 
 
 @router.post("/visitors")
 async def visitor_in(request: Request, session: ApiSession, console: ConsoleDep,
                      locale: LocaleDep) -> JSONResponse:
-    try:
-        body = await json_body(request)
-    except ValueError as error:
-        return bad_body(error)
-    preview = _preview(request)
-    return await to_thread.run_sync(lambda: answer(
-        console, locale, lambda r: r.visitor_in(body, session.user.name, preview=preview),
-        200 if preview else 201))
+    """Register a visitor entering; `?preview=1` decides without writing."""
+    return await _register(request, console, locale, lambda r, body, preview: r.visitor_in(
+        body, session.user.name, preview=preview), previewable=True)
 
 
 @router.post("/acks")
 async def ack(request: Request, session: ApiSession, console: ConsoleDep,
               locale: LocaleDep) -> JSONResponse:
-    try:
-        body = await json_body(request)
-    except ValueError as error:
-        return bad_body(error)
-    return await to_thread.run_sync(lambda: answer(
-        console, locale, lambda r: r.ack(body, session.user.name)))
+    """Record how a fever alarm was handled."""
+    return await _register(request, console, locale, lambda r, body, _preview: r.ack(
+        body, session.user.name), previewable=False)
 
 
 @router.post("/{kind}/{visit_id}/out")
