@@ -139,7 +139,8 @@ def verify_code(config: Path, text: str) -> subprocess.CompletedProcess[str]:
 def test_every_bad_bundle_is_refused_the_last_good_one_kept_and_the_fault_reported(
         tmp_path: Path, town: ScriptedTown) -> None:
     client = make_station(tmp_path, town.url)
-    town.bundle = bundlesign.signed(TOWN_KEY, good_bundle(5))
+    applied = good_bundle(5)  # once: its version holds the time it was made
+    town.bundle = bundlesign.signed(TOWN_KEY, applied)
     assert client.pull_bundle() and client.state.bundle_outcome == "applied"
     good = client.bundle_path.read_bytes()
     for kind, answer in bad_answers().items():
@@ -151,7 +152,7 @@ def test_every_bad_bundle_is_refused_the_last_good_one_kept_and_the_fault_report
         assert WHY[kind] in client.state.faults["bundle"], (kind, client.state.faults)
         assert client.heartbeat()
         assert "bundle" in town.heartbeats[-1]["faults"], kind
-        assert town.heartbeats[-1]["bundle_version"] == good_bundle(5)["version"]
+        assert town.heartbeats[-1]["bundle_version"] == applied["version"]
     assert not (tmp_path / "bundle.json.keys").exists()
     # the attacker's red code, signed by the key its bundles tried to add: refused
     result = verify_code(tmp_path / "config.yaml", attacker_code())
