@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from station.clock import CST, VirtualClock
 from station.console.state import Console
 from station.handover import Capture, CaptureSlot, HandoverServer
-from station.ledger import Ledger
+from station.ledger import Ledger, Record
 from tests.consolekit import (
     DAY,
     GUARD,
@@ -406,3 +406,27 @@ def test_report_and_log_commands_show_the_new_kinds(api: TestClient, setup: Any,
     assert "车辆" in log.stdout and "访客" in log.stdout and "离场" in log.stdout
     assert "渝A12345" in log.stdout
     assert "告警处置" in log.stdout and "劝返回家" in log.stdout
+
+
+def test_many_unhandled_alarms_show_the_newest_with_the_true_count(guard: TestClient,
+                                                                    setup: Any) -> None:
+    """A station that ran for months before its guards had the console: thousands of
+    unhandled alarms. The alarms page shows the newest 50 with a form each and says how many
+    there are; the gate page and the kiosk count all of them."""
+    ledger: Ledger = setup[2]
+    (first,) = ledger.unhandled_alarms()
+    more = [Record(**{**first.fields_dict(), "seq": None, "event_id": f"old-alarm-{n:03d}"})
+            for n in range(79)]
+    ledger.append(*more)
+    assert ledger.unhandled_alarm_count() == 80
+    newest = ledger.unhandled_alarms(50)
+    assert len(newest) == 50 and newest[0].event_id == "old-alarm-078"
+    page = guard.get("/alarms").text
+    assert "未处置告警（80）" in page and "下面是最新的 50 条" in page
+    assert page.count('class="reg ack"') == 50
+    assert "80 条发热告警尚未处置" in guard.get("/").text
+    assert "80 条发热告警尚未处置" in guard.get("/display").text
+    plan = " ".join(str(row[-1]) for row in ledger._conn.execute(
+        f"EXPLAIN QUERY PLAN SELECT count(*) FROM records WHERE {Ledger._UNHANDLED}"))
+    assert "SCAN records USING INDEX records_alarms" in plan  # not the whole table
+    assert "USING INDEX records_acks" in plan

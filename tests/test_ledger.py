@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from station.ledger import MIGRATIONS, REGISTRATION_COLUMNS, Ledger, LedgerError, Record
+from station.ledger import (
+    MIGRATIONS,
+    REGISTRATION_COLUMNS,
+    DecidedEntry,
+    Ledger,
+    LedgerError,
+    Record,
+)
 
 
 def record(kind: str = "entry", **fields: object) -> Record:
@@ -264,3 +271,22 @@ def test_reason_search_matches_exact_codes_through_the_reasoned_index(tmp_path: 
             "AND reasons <> '[]' AND instr(reasons, ?) > 0", ["2021-01-01", "2021-12-31",
                                                                 '"fever"']))
         assert "records_reasoned" in plan
+
+
+def test_decided_entries_carry_the_same_fields_as_whole_records(tmp_path: Path) -> None:
+    """The what-if page's lean read gives, field for field, what the whole records hold."""
+    with Ledger(tmp_path / "l.db") as ledger:
+        ledger.append(
+            record(event_id="a", reasons=("fever", "fever_recheck"), decision="deny",
+                   temperature_c=37.9, nat="2021-02-18", returned="2021-02-20",
+                   origin="risk-district"),
+            record(event_id="b", decision="admit"),
+            record(event_id="c", kind="exit"),
+            record(event_id="d", decision="deny", reasons=("expired",), subject=None,
+                   color=None, temperature_c=None))
+        whole = ledger.entries_on(record().day)
+        lean = ledger.decided_entries_on(record().day)
+        assert [r.event_id for r in whole] == ["a", "b", "d"]
+        assert lean == [tuple(getattr(r, name) for name in DecidedEntry._fields)
+                        for r in whole]
+        assert lean[0].reasons == ("fever", "fever_recheck") and lean[1].reasons == ()

@@ -344,6 +344,9 @@ CONSOLE_TEXTS.update({
     "col.plate": ("车牌", "Plate"),
     "col.driver": ("司机", "Driver"),
     "alarms.unhandled": ("未处置告警（{n}）", "Unhandled alarms ({n})"),
+    "alarms.unhandled_newest": ("下面是最新的 {shown} 条；处置后会显示更早的。",
+                                "The newest {shown} are below; older ones appear as these are "
+                                "handled."),
     "alarms.handled": ("已处置：{action}（{who}，{time}）", "Handled: {action} ({who}, {time})"),
     "alarms.ack": ("记录处置", "Record handling"),
     "alarms.acked": ("已记录处置。", "Handling recorded."),

@@ -11,17 +11,20 @@ used as it was.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from station.codes import REASONS, Color, HealthClaims, Origin, Reason, Returning
 from station.config import PolicySettings
-from station.ledger import Record
+from station.ledger import DecidedEntry, Record
 from station.policy import Decision, TemperatureOutcome, decide
+
+Entry = Record | DecidedEntry  # a whole record, or the fields the policy read
 
 
 @dataclass(frozen=True)
 class Changed:
-    record: Record
+    record: Entry
     after: Decision
 
 
@@ -36,7 +39,7 @@ class WhatIf:
     changed: list[Changed] = field(default_factory=list)
 
 
-def recorded_code(record: Record) -> HealthClaims | Reason | None:
+def recorded_code(record: Entry) -> HealthClaims | Reason | None:
     """The code as `decide` needs it: claims rebuilt from the record, the verification
     reason it failed with, or None when no code was shown."""
     for reason in REASONS:
@@ -55,7 +58,7 @@ def recorded_code(record: Record) -> HealthClaims | Reason | None:
         org=record.org)
 
 
-def recorded_temperature(record: Record) -> TemperatureOutcome:
+def recorded_temperature(record: Entry) -> TemperatureOutcome:
     if "sensor-fault" in record.reasons:
         return "sensor-fault"
     if record.temperature_c is not None:
@@ -65,7 +68,7 @@ def recorded_temperature(record: Record) -> TemperatureOutcome:
     return None
 
 
-def what_if(entries: list[Record], policy: PolicySettings, day: dt.date) -> WhatIf:
+def what_if(entries: Sequence[Entry], policy: PolicySettings, day: dt.date) -> WhatIf:
     result = WhatIf(day)
     for record in entries:
         after = decide(recorded_code(record), recorded_temperature(record), policy, day)

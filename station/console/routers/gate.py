@@ -32,7 +32,7 @@ def gate_summary(console: Console, ledger: Ledger) -> dict[str, Any]:
               if not (record.detail or "").startswith(RECOVERED)}
     return {"counts": ledger.day_totals(today_text()), "faults": faults,
             "backlog": ledger.sync_summary()["backlog"],
-            "unhandled": len(ledger.unhandled_alarms())}
+            "unhandled": ledger.unhandled_alarm_count()}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -86,7 +86,7 @@ def display_page(request: Request, console: ConsoleDep, locale: LocaleDep) -> Re
     page = Page(request, locale, getattr(request.state, "session", None))
     with console.open_ledger() as ledger:
         after = ledger.max_seq()
-        unhandled = len(ledger.unhandled_alarms())
+        unhandled = ledger.unhandled_alarm_count()
     return render(console.templates, page, "display.html", after=after, unhandled=unhandled,
                   hold_ms=int(console.config.console.display_seconds * 1000))
 
@@ -106,7 +106,7 @@ async def display_events(request: Request, console: ConsoleDep, locale: LocaleDe
     start = resume_point(request, after, latest)
     def unhandled() -> dict[str, Any]:
         with console.open_ledger() as ledger:
-            return {"unhandled": len(ledger.unhandled_alarms())}
+            return {"unhandled": ledger.unhandled_alarm_count()}
 
     stream = event_stream(console, request, start, locale, ("entry",), masked=True,
                           still_allowed=lambda: display_allowed(request, console),

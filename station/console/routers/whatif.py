@@ -60,7 +60,7 @@ def whatif_page(page: PageDep, user: OfficerUser, ledger: ReadLedger,
     # cryptography), which the rest of the console does not need
     from station.console.whatif import what_if
 
-    result = what_if(ledger.entries_on(day.isoformat()), policy, day) \
+    result = what_if(ledger.decided_entries_on(day.isoformat()), policy, day) \
         if problem is None and query.raw("run") else None
     return render(console.templates, page, "whatif.html", day=day, current=current,
                   policy=policy, problem=problem, result=result, colors=COLORS,
