@@ -11,7 +11,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from station.messages import Locale, reason_message, word
+from station.messages import Locale, reason_message, text, word
 
 
 def _cell(value: Any) -> str:
@@ -50,4 +50,24 @@ def register_rows(people: Iterable[Any], locale: Locale) -> Markup:
                f'<td>{cell(word(decision, locale) if decision else "")}</td>'
                f'<td class="reasons">{cell(reasons)}</td>'
                f'<td class="num">{_cell(person.entries)}</td></tr>\n')
+    return Markup("".join(out))  # every value above went through escape() or is a number
+
+
+def followup_rows(items: Iterable[Any], locale: Locale) -> Markup:
+    """The returning workers' <tbody> rows, one per follow-up test (station/console/
+    returning.py): subject, name, returned, origin, which day's test, due, latest NAT, state —
+    the same cells as the XLSX (`excel.followup_values`)."""
+    out: list[str] = []
+    append = out.append
+    cell = _repeated
+    for item in items:
+        state = cell(item.state)
+        origin = word(item.origin, locale) if item.origin else ""
+        append(f'<tr class="state-{state}"><td>{_cell(item.subject)}</td>'
+               f'<td>{cell(item.name)}</td><td>{cell(item.returned)}</td><td>{cell(origin)}</td>'
+               f'<td class="num">{_cell(item.followup_day)}</td><td>{cell(item.due)}</td>'
+               f'<td>{cell(item.latest_nat or "—")}</td>'
+               f'<td><span class="state {state}">'
+               f'{cell(text(f"console.returning.state.{item.state}", locale))}</span></td>'
+               "</tr>\n")
     return Markup("".join(out))  # every value above went through escape() or is a number

@@ -14,6 +14,7 @@ from station.console.downloads import CSV, XLSX, file_download
 from station.console.excel import followup_header, followup_values, write_followups
 from station.console.params import Query, today
 from station.console.returning import followups
+from station.console.tables import followup_rows
 from station.console.web import render
 from station.present import csv_text
 
@@ -30,7 +31,7 @@ def returning_page(page: PageDep, user: OfficerUser, ledger: ReadLedger,
     items = followups(ledger, day, console.policy())
     return render(console.templates, page, "returning.html", day=day, items=items,
                   header=followup_header(page.locale),
-                  rows=[followup_values(i, page.locale) for i in items])
+                  body=followup_rows(items, page.locale))
 
 
 @router.get("/returning.xlsx")
