@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from drivers.deblur import deblurred_crop, texture_centre
 from drivers.errors import ScannerError
 from drivers.opencv import opencv
 from drivers.text import decode_scanned
@@ -288,6 +289,7 @@ class DecoderChain:
         self._hint_pass = ZxingPass(thorough=False)
         self._zbar = ZbarBinaryDecoder()
         self._rescue = _rescue_steps(self._zbar) if rescue else []
+        self._deblur_pass = ZxingPass(thorough=False)
 
     def decode(self, frame: Frame) -> list[str]:
         """Texts of the QR codes in a grayscale (or BGR, converted here) frame; [] if none."""
@@ -308,7 +310,7 @@ class DecoderChain:
                 return Reading(_unique(texts), regions, name)
             located += regions
         regions = _distinct(located)
-        if not self._rescue or not regions:
+        if not self._rescue:
             return Reading([], regions)
         for region in regions[:MAX_RESCUED_REGIONS]:
             x0, y0, x1, y1 = grow(region, frame.shape)
@@ -317,10 +319,28 @@ class DecoderChain:
                 texts, _ = step(crop)
                 if texts:
                     return Reading(_unique(texts), [region], name)
-        if "zbar" not in self.names:  # zbar finds some codes by their whole surroundings only
+        if regions and "zbar" not in self.names:  # zbar finds some codes by their surroundings
             texts = self._zbar(frame)
             if texts:
                 return Reading(_unique(texts), regions[:1], "zbar-frame")
+        return self._deblur(frame, regions)
+
+    def _deblur(self, frame: Frame, regions: list[Region]) -> Reading:
+        """Stage 4: undo a linear motion blur (drivers/deblur.py) around the first located
+        code, else around the frame's densest texture (a smeared code is not located), and
+        decode the result. Only where a clear blur is measured: elsewhere it costs ~1.5 ms."""
+        centres = [((r[0] + r[2]) // 2, (r[1] + r[3]) // 2) for r in regions[:1]]
+        texture = texture_centre(frame)
+        if not any(abs(texture[0] - x) + abs(texture[1] - y) < 64 for x, y in centres):
+            centres.append(texture)
+        for centre in centres:
+            found = deblurred_crop(frame, centre)
+            if found is None:
+                continue
+            crop, region, _ = found
+            texts, _ = self._deblur_pass.read(crop)
+            if texts:
+                return Reading(_unique(texts), [region], "deblur")
         return Reading([], regions)
 
 
