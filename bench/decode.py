@@ -13,8 +13,10 @@
   the text. [median ≤ 300 ms, none unread]
 
 Times are decode only (frames are made or read before the clock starts); ms per frame over
-`--repeat` passes. `--compare` runs the same frames through zxing-cpp alone, zbar alone and
-the chain before issue 13 (zxing, zbar, zxing-smooth, no rescue) as well.
+`--repeat` passes, wall time and the process's CPU time (all threads: OpenCV's too), with
+the load average at the end of the set (the machine may be shared: compare CPU times).
+`--compare` runs the same frames through zxing-cpp alone, zbar alone and the chain before
+issue 13 (zxing, zbar, zxing-smooth, no rescue) as well.
 """
 
 from __future__ import annotations
@@ -68,13 +70,15 @@ def run_frames(label: str, cases: list[Case], chain: DecoderChain, repeat: int,
                verbose: bool, breakdown: Callable[[str], str] | None) -> None:
     decoded = wrong = 0
     times_ms: list[float] = []
+    cpu_ms: list[float] = []
     steps: dict[str, int] = defaultdict(int)
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for pass_number in range(repeat):
         for name, frame, expected in cases:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             reading = chain.read(frame)
             times_ms.append((time.perf_counter() - start) * 1000)
+            cpu_ms.append((time.process_time() - cpu_start) * 1000)
             if pass_number:
                 continue
             group = groups[breakdown(name)] if breakdown else [0, 0]
@@ -90,15 +94,26 @@ def run_frames(label: str, cases: list[Case], chain: DecoderChain, repeat: int,
                 print(f"  missed {name}")
     total = len(cases)
     p95 = statistics.quantiles(times_ms, n=100)[94]
+    cpu_p95 = statistics.quantiles(cpu_ms, n=100)[94]
     print(f"{label}: decoded {decoded}/{total} = {100 * decoded / total:.1f} %, wrong {wrong}; "
           f"ms per frame median {statistics.median(times_ms):.2f}, p95 {p95:.2f}, "
-          f"max {max(times_ms):.1f} ({len(times_ms)} decodes)")
+          f"max {max(times_ms):.1f} ({len(times_ms)} decodes); CPU ms per frame median "
+          f"{statistics.median(cpu_ms):.2f}, p95 {cpu_p95:.2f}, max {max(cpu_ms):.1f} "
+          f"(load average {_load()})")
     print("  read by: " + ", ".join(f"{k} {v}" for k, v in sorted(steps.items(),
                                                                      key=lambda kv: -kv[1])))
     if breakdown:
         for key in sorted(groups):
             ok, count = groups[key]
             print(f"  {key:24s} {ok:3d}/{count:<3d}")
+
+
+def _load() -> str:
+    """The 1-minute load average (the machine is shared: wall times depend on it)."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "unknown"
 
 
 def kind_and_strength(name: str) -> str:

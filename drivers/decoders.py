@@ -289,7 +289,9 @@ class DecoderChain:
         self._hint_pass = ZxingPass(thorough=False)
         self._zbar = ZbarBinaryDecoder()
         self._rescue = _rescue_steps(self._zbar) if rescue else []
-        self._deblur_pass = ZxingPass(thorough=False)
+        # a deblurred crop, then its 2× upscale (a heavy blur's modules come back 1–2 px wide)
+        self._deblur_passes = [("deblur", ZxingPass(thorough=False)),
+                               ("deblur-upscale", ZxingPass(upscale2, thorough=False))]
 
     def decode(self, frame: Frame) -> list[str]:
         """Texts of the QR codes in a grayscale (or BGR, converted here) frame; [] if none."""
@@ -338,9 +340,10 @@ class DecoderChain:
             if found is None:
                 continue
             crop, region, _ = found
-            texts, _ = self._deblur_pass.read(crop)
-            if texts:
-                return Reading(_unique(texts), [region], "deblur")
+            for name, step in self._deblur_passes:
+                texts, _ = step.read(crop)
+                if texts:
+                    return Reading(_unique(texts), [region], name)
         return Reading([], regions)
 
 
