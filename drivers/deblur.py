@@ -36,6 +36,10 @@ ESTIMATE_SIZE = 384  # patch for the blur estimate: several codewords, fast FFT 
 CROP_SIZE = 384  # crop that is deconvolved: a whole code held at 20–40 cm, quiet zone included
 MIN_LENGTH, MAX_LENGTH = 6.0, 24.0  # px: shorter blurs the plain decoders read already
 MIN_PROMINENCE = 5.0  # cepstral peak depth, in standard deviations of the search ring
+# Densest texture (mean square-rooted gradient) below which a frame is taken as showing no
+# code: the dimmest hard frames reach 7.5, a grey scene with sensor noise σ 2 reaches 4.8,
+# a flat frame 0 (the fake camera's idle view).
+MIN_TEXTURE = 4.0
 WIENER_K = 0.006  # noise-to-signal ratio of the Wiener filter (measured best of 0.001–0.02)
 
 
@@ -49,12 +53,13 @@ class Blur:
     prominence: float
 
 
-def texture_centre(frame: Frame) -> tuple[int, int]:
+def texture_centre(frame: Frame) -> tuple[int, int] | None:
     """Frame pixel at the centre of the densest texture: the square root of the gradient
     magnitude (so that many weak edges outweigh a few strong ones: a code, even a dim or a
     smeared one, against the scene's outlines) averaged over a ~140 px square of a half-size
     frame. Found inside the code on 232 of the 240 hard frames (plain gradient energy on a
-    quarter-size frame: 157)."""
+    quarter-size frame: 157). None if even the densest texture is below MIN_TEXTURE (a blank
+    or featureless view: nothing to deblur)."""
     cv2 = opencv()
 
     height, width = frame.shape[:2]
@@ -63,6 +68,8 @@ def texture_centre(frame: Frame) -> tuple[int, int]:
                                                                               0, 1))
     energy = cv2.boxFilter(cv2.sqrt(gradient), -1, (70, 70))
     y, x = np.unravel_index(int(np.argmax(energy)), energy.shape)
+    if float(energy[y, x]) < MIN_TEXTURE:
+        return None
     return int((x + 0.5) * width / 320), int((y + 0.5) * height / 240)
 
 

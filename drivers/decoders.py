@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -278,12 +279,44 @@ def _overlap(a: Region, b: Region) -> float:
     return width * height / smaller
 
 
-class DecoderChain:
-    """The staged chain (module docstring). `rescue=False` leaves only the fast path."""
+class Budget:
+    """A share of wall-clock time that a step may use, as a token bucket: `share` seconds of
+    work are earned per second (at most `burst` seconds saved up), and a step may start
+    while the balance is positive. `share=None` is no limit (single images)."""
 
-    def __init__(self, names: Sequence[str] = DEFAULT_CHAIN, *, rescue: bool = True) -> None:
+    def __init__(self, share: float | None, burst: float = 0.25,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        if share is not None and not 0.0 < share <= 1.0:
+            raise ScannerError(f"a time budget's share must be in (0, 1], not {share}")
+        self.share = share
+        self._burst = burst
+        self._monotonic = monotonic
+        self._balance = burst
+        self._last = monotonic()
+
+    def allows(self) -> bool:
+        if self.share is None:
+            return True
+        now = self._monotonic()
+        self._balance = min(self._burst, self._balance + (now - self._last) * self.share)
+        self._last = now
+        return self._balance > 0.0
+
+    def spend(self, seconds: float) -> None:
+        if self.share is not None:
+            self._balance -= seconds
+
+
+class DecoderChain:
+    """The staged chain (module docstring). `rescue=False` leaves only the fast path;
+    `deblur_share` caps the motion-blur step (stage 4) at that share of wall-clock time, for
+    streams whose frames may all look blurred (None: no cap)."""
+
+    def __init__(self, names: Sequence[str] = DEFAULT_CHAIN, *, rescue: bool = True,
+                 deblur_share: float | None = None) -> None:
         if not names:
             raise ScannerError("the decoder chain is empty")
+        self._budget = Budget(deblur_share)
         self.names = tuple(names)
         self._decoders = [(name, make_decoder(name)) for name in self.names]
         self._hint_pass = ZxingPass(thorough=False)
@@ -331,9 +364,19 @@ class DecoderChain:
         """Stage 4: undo a linear motion blur (drivers/deblur.py) around the first located
         code, else around the frame's densest texture (a smeared code is not located), and
         decode the result. Only where a clear blur is measured: elsewhere it costs ~1.5 ms."""
+        if not self._budget.allows():
+            return Reading([], regions)
+        started = time.perf_counter()
+        try:
+            return self._deblur_at(frame, regions)
+        finally:
+            self._budget.spend(time.perf_counter() - started)
+
+    def _deblur_at(self, frame: Frame, regions: list[Region]) -> Reading:
         centres = [((r[0] + r[2]) // 2, (r[1] + r[3]) // 2) for r in regions[:1]]
         texture = texture_centre(frame)
-        if not any(abs(texture[0] - x) + abs(texture[1] - y) < 64 for x, y in centres):
+        if texture is not None and not any(abs(texture[0] - x) + abs(texture[1] - y) < 64
+                                           for x, y in centres):
             centres.append(texture)
         for centre in centres:
             found = deblurred_crop(frame, centre)
