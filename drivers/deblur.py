@@ -7,7 +7,9 @@ patch itself: its spectrum is the code's times a sinc across the motion, whose p
 zeros put a sharp negative peak into the *cepstrum* (inverse transform of the log spectrum)
 at the blur's length, in its direction. A code's own module grid makes peaks too, but only
 at one module (3–5 px) and its multiples along the module axes, so the search starts at 6 px
-and the blur must stand out clearly from the rest of the ring (`MIN_PROMINENCE`).
+and the blur must stand out clearly from the rest of the ring (`MIN_PROMINENCE`). A sharp,
+axis-aligned code can still show a peak at two modules: harmless, since the chain's fast
+path reads sharp codes before this step, and an unreadable one costs one deconvolution.
 
 Cost: finding where the texture is (`texture_centre`, a 320×240 gradient map) ~1 ms,
 the blur estimate on a 256×256 patch ~1 ms, the Wiener filter on a 384×384 crop ~5 ms

@@ -322,9 +322,14 @@ class DecoderChain:
         self._hint_pass = ZxingPass(thorough=False)
         self._zbar = ZbarBinaryDecoder()
         self._rescue = _rescue_steps(self._zbar) if rescue else []
-        # a deblurred crop, then its 2× upscale (a heavy blur's modules come back 1–2 px wide)
-        self._deblur_passes = [("deblur", ZxingPass(thorough=False)),
-                               ("deblur-upscale", ZxingPass(upscale2, thorough=False))]
+        # a deblurred crop, then its 2× upscale (a heavy blur's modules come back 1–2 px wide),
+        # then the same after a median (the filter's amplified noise)
+        self._deblur_passes = [
+            ("deblur", ZxingPass(thorough=False)),
+            ("deblur-upscale", ZxingPass(upscale2, thorough=False)),
+            ("deblur-median-upscale", ZxingPass(lambda crop: upscale2(median3(crop)),
+                                                thorough=False)),
+        ]
 
     def decode(self, frame: Frame) -> list[str]:
         """Texts of the QR codes in a grayscale (or BGR, converted here) frame; [] if none."""
