@@ -1,6 +1,6 @@
 """QR decoding of grayscale frames: a cheap fast path, then rescue steps on located codes.
 
-`DecoderChain.read(frame, hints)` works in three stages and stops at the first text:
+`DecoderChain.read(frame, hints)` works in four stages and stops at the first text:
 
 1. Hints: the regions where earlier frames of a stream showed a code (the camera driver passes
    them) are decoded first, cropped, so a code held in view is read from a small image.
@@ -11,7 +11,12 @@
    around each located code (at most three): 2× bicubic upscaling (a small or blurred code),
    the same after a 3×3 median (noise, moiré), after unsharp masking (defocus), after glare
    flattening (a bright highlight divided out), and zbar (on the crop, then the frame).
-   A frame with no code costs only stage 2; the rescue works on crops, not whole frames.
+   The rescue works on crops, not whole frames.
+4. Motion blur (drivers/deblur.py), when nothing was read: around the first located code,
+   else around the frame's densest texture (a smeared code is not located), the blur's
+   length and direction are measured and, if there is a clear one, a 384 px crop is
+   deconvolved and decoded (as it is, 2× upscaled, median + upscaled). A featureless frame
+   skips it; `deblur_share` caps its share of real time on streams.
 
 Decoders (names as used in config.yaml `scanner.decoders`):
 - `zxing`: zxing-cpp, local-average binarizer, plain text mode (control characters kept,
