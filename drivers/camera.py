@@ -12,6 +12,8 @@ Behaviour:
   queues up and a slow frame never makes the next decode late by more than one frame.
 - Once a code has been located (read, or its finder patterns seen), its region is tried
   first in the next frames (`hint_s`, default 1 s after it was last seen there).
+- The decoder chain's motion-blur rescue (drivers/deblur.py) may use at most DEBLUR_SHARE
+  of real time over a stream (a token bucket with a quarter second saved up).
 - A code held in view is reported once per hold-off window (`holdoff_s`, default 3 s): the
   same text is reported again only after it has been out of the report window that long.
 - If the camera cannot be opened or a frame read fails (unplugged, driver crash), `scan`
@@ -42,6 +44,10 @@ log = logging.getLogger(__name__)
 
 MAX_STALE_FRAMES = 8  # more than any V4L2 queue; bounds the drain for file sources
 QUEUED_GRAB_S = 0.004  # a grab this fast returned a frame that was already queued
+# At most this share of a core (real time) on the motion-blur rescue: a scene that looks
+# blurred frame after frame (a person walking past, shaking foliage) cannot make the daemon
+# spend ~15 ms on every frame. A phone raised into view needs a few attempts (~0.1 s).
+DEBLUR_SHARE = 0.10
 
 
 class CaptureLike(Protocol):
@@ -137,7 +143,7 @@ class CameraScanner:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._open_capture = open_capture
-        self._chain = DecoderChain(decoders, rescue=rescue)
+        self._chain = DecoderChain(decoders, rescue=rescue, deblur_share=DEBLUR_SHARE)
         self._holdoff = HoldOff(holdoff_s)
         self._hint_s = hint_s
         self._hint: Region | None = None
