@@ -82,29 +82,43 @@ class CaptureSettings:
     def properties(self) -> list[tuple[str, int, float]]:
         """(name, OpenCV property id, value) in the order they are set: format first (it
         decides which sizes and rates exist), then size, rate, buffers, and the controls."""
-        cv2 = opencv()
         props: list[tuple[str, int, float]] = []
         if self.fourcc:
-            props.append(("fourcc", cv2.CAP_PROP_FOURCC,
-                          float(cv2.VideoWriter_fourcc(*self.fourcc))))
-        props += [("width", cv2.CAP_PROP_FRAME_WIDTH, float(self.width)),
-                  ("height", cv2.CAP_PROP_FRAME_HEIGHT, float(self.height)),
-                  ("fps", cv2.CAP_PROP_FPS, float(self.fps)),
-                  ("buffers", cv2.CAP_PROP_BUFFERSIZE, float(self.buffers))]
+            props.append(("fourcc", CAP_PROP["FOURCC"], float(fourcc_code(self.fourcc))))
+        props += [("width", CAP_PROP["FRAME_WIDTH"], float(self.width)),
+                  ("height", CAP_PROP["FRAME_HEIGHT"], float(self.height)),
+                  ("fps", CAP_PROP["FPS"], float(self.fps)),
+                  ("buffers", CAP_PROP["BUFFERSIZE"], float(self.buffers))]
         # V4L2 exposure modes as OpenCV's V4L2 backend passes them: 1 manual, 3 auto
         if self.exposure is None:
-            props.append(("exposure", cv2.CAP_PROP_AUTO_EXPOSURE, 3.0))
+            props.append(("exposure", CAP_PROP["AUTO_EXPOSURE"], 3.0))
         else:
-            props += [("exposure", cv2.CAP_PROP_AUTO_EXPOSURE, 1.0),
-                      ("exposure", cv2.CAP_PROP_EXPOSURE, float(self.exposure))]
+            props += [("exposure", CAP_PROP["AUTO_EXPOSURE"], 1.0),
+                      ("exposure", CAP_PROP["EXPOSURE"], float(self.exposure))]
         if self.gain is not None:
-            props.append(("gain", cv2.CAP_PROP_GAIN, float(self.gain)))
+            props.append(("gain", CAP_PROP["GAIN"], float(self.gain)))
         if self.focus is None:
-            props.append(("focus", cv2.CAP_PROP_AUTOFOCUS, 1.0))
+            props.append(("focus", CAP_PROP["AUTOFOCUS"], 1.0))
         else:
-            props += [("focus", cv2.CAP_PROP_AUTOFOCUS, 0.0),
-                      ("focus", cv2.CAP_PROP_FOCUS, float(self.focus))]
+            props += [("focus", CAP_PROP["AUTOFOCUS"], 0.0),
+                      ("focus", CAP_PROP["FOCUS"], float(self.focus))]
         return props
+
+
+# OpenCV's videoio property ids (`cv2.CAP_PROP_<NAME>`), part of its stable C API, written
+# out so that building the settings needs no OpenCV: a station on the serial scanner or on
+# the fake camera never loads it (~15 MB). tests/test_camera.py checks them against cv2.
+CAP_PROP = {"FRAME_WIDTH": 3, "FRAME_HEIGHT": 4, "FPS": 5, "FOURCC": 6, "GAIN": 14,
+            "EXPOSURE": 15, "AUTO_EXPOSURE": 21, "FOCUS": 28, "BUFFERSIZE": 38,
+            "AUTOFOCUS": 39}
+
+
+def fourcc_code(fourcc: str) -> int:
+    """A four-character code as V4L2 and `cv2.VideoWriter_fourcc` pack it: the first
+    character in the lowest byte. ValueError unless exactly four ASCII characters."""
+    if len(fourcc) != 4 or not fourcc.isascii():
+        raise ValueError(f"a FourCC is four ASCII characters, not {fourcc!r}")
+    return sum(ord(char) << (8 * index) for index, char in enumerate(fourcc))
 
 
 def apply_settings(capture: CaptureLike, settings: CaptureSettings) -> list[str]:

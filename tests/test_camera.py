@@ -278,3 +278,34 @@ def test_simulate_shows_a_1300_character_qr_text_to_the_station(tmp_path: Path,
     assert "version-40" in lines[0]
     first = json.loads(result.stdout.splitlines()[0])
     assert first["reasons"] == ["format"]
+
+
+def test_property_ids_and_fourcc_are_opencvs_own() -> None:
+    """The settings are built without importing OpenCV; the ids written out must be cv2's."""
+    import cv2
+
+    from drivers.camera import CAP_PROP, fourcc_code
+
+    for name, number in CAP_PROP.items():
+        assert getattr(cv2, f"CAP_PROP_{name}") == number, name
+    for code in ("YUYV", "MJPG", "GREY"):
+        assert fourcc_code(code) == cv2.VideoWriter.fourcc(*code)
+    with pytest.raises(ValueError, match="four ASCII"):
+        fourcc_code("YUY")
+
+
+def test_a_station_on_the_fake_camera_without_zxing_smooth_never_loads_opencv() -> None:
+    """~15 MB of the daemon's memory: the capture settings need no OpenCV."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\n"
+             "from drivers.camera import CaptureSettings, apply_settings\n"
+             "from drivers.fake_camera import FakeCamera\n"
+             "camera = FakeCamera(frame_size=(480, 640), fps=15.0)\n"
+             "apply_settings(camera.open(), CaptureSettings(exposure=150, gain=4, focus=30))\n"
+             "assert camera.settings, 'nothing was set'\n"
+             "print('cv2' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True, cwd=Path(__file__).resolve().parent.parent)
+    assert result.stdout.strip() == "False"
