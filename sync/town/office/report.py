@@ -1,0 +1,223 @@
+"""What the town office's pages show, computed from the reads in `queries`: compliance per
+enterprise and day, the 14-day trend, station health, and the returning workers' follow-ups.
+
+Pure assembly in Python (no SQL here): JSON columns are parsed here, dates computed here, so
+the SQL stays portable. A value that cannot be parsed (an odd `reasons` text, a heartbeat that
+is not an object) is shown as what it is, never a crash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from station.config import PolicySettings
+from sync.town.office import queries
+from sync.town.office.queries import Rows
+
+WINDOW_DAYS = 14
+
+
+def window(last: dt.date, days: int = WINDOW_DAYS) -> list[dt.date]:
+    """The `days` calendar days ending with `last`, oldest first."""
+    return [last - dt.timedelta(days=n) for n in range(days - 1, -1, -1)]
+
+
+def reasons_of(text: Any) -> list[str]:
+    """The reason codes of a stored `reasons` JSON text; [] for anything else."""
+    try:
+        value = json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def json_object(text: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def silent(last_heartbeat: str | None, now: dt.datetime, after: dt.timedelta) -> bool:
+    """True when a station has not been heard from for longer than `after` (or never)."""
+    if not last_heartbeat:
+        return True
+    try:
+        return now - dt.datetime.fromisoformat(last_heartbeat) > after
+    except (ValueError, TypeError):
+        return True
+
+
+@dataclass
+class Compliance:
+    """One enterprise on one day."""
+
+    enterprise: str
+    day: str
+    stations: int = 0
+    disabled: int = 0
+    reporting: int = 0
+    online: int | None = None  # now, from heartbeats (only for today)
+    silent: int | None = None
+    people: int = 0
+    entries: int = 0
+    denied: int = 0
+    fevers: int = 0
+    unhandled: int = 0
+    faults: int = 0
+    vehicles: int = 0
+    visitors: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def nobody(self) -> bool:
+        """Registered nobody: the enterprise the town office must call."""
+        return self.people == 0 and self.entries == 0
+
+
+def compliance(db: Rows, first: dt.date, last: dt.date, *, now: dt.datetime,
+               silent_after: dt.timedelta, enterprise: str | None = None
+               ) -> dict[str, dict[str, Compliance]]:
+    """day → enterprise → Compliance, for every enterprise with a station (zeros where it
+    sent nothing) and every day from `first` to `last`."""
+    days = [d.isoformat() for d in window(last, (last - first).days + 1)]
+    all_stations = queries.stations(db, enterprise)
+    table: dict[str, dict[str, Compliance]] = {}
+    for day in days:
+        table[day] = {}
+        for s in all_stations:
+            c = table[day].setdefault(s["enterprise"], Compliance(s["enterprise"], day))
+            c.stations += 1
+            c.disabled += s["disabled"] is not None
+    today = now.date().isoformat()
+    if today in table:
+        for s in all_stations:
+            c = table[today][s["enterprise"]]
+            quiet = silent(s["last_heartbeat"], now, silent_after)
+            c.silent = (c.silent or 0) + quiet
+            c.online = (c.online or 0) + (not quiet)
+    for row in queries.enterprise_days(db, first, last, enterprise):
+        found = table.get(row["day"], {}).get(row["enterprise"])
+        if found is None:
+            continue
+        for name in ("reporting", "people", "entries", "denied", "fevers", "faults",
+                     "vehicles", "visitors"):
+            setattr(found, name, int(row[name] or 0))
+    for row in queries.unhandled_alarms(db, first, last, enterprise):
+        found = table.get(row["day"], {}).get(row["enterprise"])
+        if found is not None:
+            found.unhandled = int(row["n"])
+    for row in queries.denial_reasons(db, first, last, enterprise):
+        found = table.get(row["day"], {}).get(row["enterprise"])
+        if found is not None:
+            for reason in reasons_of(row["reasons"]) or ["?"]:
+                found.reasons[reason] += int(row["n"])
+    return table
+
+
+def totals(day: dict[str, Compliance]) -> Compliance:
+    """The whole town on one day."""
+    total = Compliance("", "")
+    for c in day.values():
+        total.day = c.day
+        for name in ("stations", "reporting", "people", "entries", "denied", "fevers",
+                     "unhandled", "faults", "vehicles", "visitors"):
+            setattr(total, name, getattr(total, name) + getattr(c, name))
+        total.reasons.update(c.reasons)
+    return total
+
+
+# -- returning workers ---------------------------------------------------------------------
+
+State = Literal["overdue", "due-today", "due-tomorrow", "done", "upcoming"]
+STATE_ORDER: dict[str, int] = {"overdue": 0, "due-today": 1, "due-tomorrow": 2,
+                               "upcoming": 3, "done": 4}
+
+
+@dataclass
+class Returnee:
+    """A worker whose code says they returned on `returned` from `origin`."""
+
+    subject: str
+    name: str | None
+    returned: str
+    origin: str | None
+    nat: str | None  # the newest NAT date any of their codes carried
+    first_enterprise: str
+    followups: list[tuple[int, str, State]]  # (day 7 or 14, due date, state)
+    last_at: str | None = None
+    last_station: str | None = None
+    last_enterprise: str | None = None
+
+    @property
+    def worst(self) -> State:
+        return min((state for _, _, state in self.followups), key=STATE_ORDER.__getitem__,
+                   default="done")
+
+
+def followup_state(due: dt.date, nat: str | None, day: dt.date) -> State:
+    """The station console's reading (station/console/returning.py): done when a NAT on or
+    after the due date is known; otherwise overdue, due today or tomorrow, or upcoming."""
+    if nat is not None and nat >= due.isoformat():
+        return "done"
+    if due < day:
+        return "overdue"
+    if due == day:
+        return "due-today"
+    if due == day + dt.timedelta(days=1):
+        return "due-tomorrow"
+    return "upcoming"
+
+
+def returnees(db: Rows, day: dt.date, policy: PolicySettings, *, limit: int = 50000
+              ) -> tuple[list[Returnee], bool]:
+    """Workers still under the returning rules on `day` (returned within `rules_apply_days`,
+    inside the policy's window, from one of its origins), across every enterprise, with their
+    day-7/day-14 follow-ups and where they were last seen; worst state first. The second
+    value says the scan hit `limit` rows (the list may be incomplete)."""
+    rules = policy.returning
+    first = day - dt.timedelta(days=max(rules.rules_apply_days - 1, 0))
+    rows = queries.returning_entries(db, first, day, limit=limit)
+    found: dict[tuple[str, str], Returnee] = {}
+    for row in rows:
+        raw = json_object(row["raw"])
+        returned, origin, nat = raw.get("returned"), raw.get("origin"), raw.get("nat")
+        if not isinstance(returned, str):
+            continue
+        try:
+            back = dt.date.fromisoformat(returned)
+        except ValueError:
+            continue
+        if not (first <= back <= day and rules.window[0] <= back <= rules.window[1]):
+            continue
+        if origin not in rules.origins:
+            continue
+        key = (row["subject"], returned)
+        person = found.get(key)
+        if person is None:
+            person = found[key] = Returnee(row["subject"], row["name"], returned, origin,
+                                           None, row["enterprise"], [])
+        if isinstance(nat, str) and (person.nat is None or nat > person.nat):
+            person.nat = nat
+        if row["name"] and not person.name:
+            person.name = row["name"]
+    for person in found.values():
+        back = dt.date.fromisoformat(person.returned)
+        person.followups = [
+            (f, (back + dt.timedelta(days=f)).isoformat(),
+             followup_state(back + dt.timedelta(days=f), person.nat, day))
+            for f in rules.followup_days]
+    seen = queries.last_seen(db, sorted({s for s, _ in found}), first, day)
+    for person in found.values():
+        where = seen.get(person.subject)
+        if where:
+            person.last_at, person.last_station = where["at"], where["station"]
+            person.last_enterprise = where["enterprise"]
+    people = sorted(found.values(), key=lambda p: (STATE_ORDER[p.worst], p.returned,
+                                                   p.subject))
+    return people, len(rows) >= limit
