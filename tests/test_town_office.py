@@ -377,7 +377,8 @@ def test_tokens_trust_revocations_and_rules_from_the_console(office: Office,
                                                        "value": "37.5"})
     assert office.store.rules() == {"fever_threshold_c": 37.5}
     page = page_of(office, "/office/admin")
-    assert "W2" in page and "fever_threshold_c" in page and "尚未签发" in page
+    assert "W2" in page and "2021-02-22 08:00:00" in page and "fever_threshold_c" in page
+    assert "尚未签发" in page
     office.client.post("/office/admin/trust-remove", data={"csrf": csrf, "kid": entry["kid"]})
     office.client.post("/office/admin/rule-unset", data={"csrf": csrf,
                                                          "key": "fever_threshold_c"})

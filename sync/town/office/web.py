@@ -44,8 +44,16 @@ def make_environment() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"),
                       autoescape=select_autoescape(["html", "svg"], default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(clock=clock_time, temperature=temperature)
+    env.filters.update(clock=clock_time, temperature=temperature, unix=unix_time)
     return env
+
+
+def unix_time(value: int | None) -> str:
+    """Seconds since 1970 as a CST `YYYY-MM-DD HH:MM:SS` (the number itself if out of range)."""
+    try:
+        return dt.datetime.fromtimestamp(int(value or 0), CST).strftime("%Y-%m-%d %H:%M:%S")
+    except (ValueError, OverflowError, OSError):
+        return str(value)
 
 
 def clock_time(value: str | None) -> str:
