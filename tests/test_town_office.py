@@ -169,6 +169,27 @@ def test_compliance_per_enterprise_and_the_one_that_registered_nobody(office: Of
     assert figures[YUXI].nobody and not honglu.nobody
 
 
+def test_past_days_are_reused_for_a_while_and_today_is_live(office: Office) -> None:
+    from sync.town.office import report
+
+    now = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    today = now.date()
+    day = dt.date.fromisoformat(DAY)
+
+    def people(on: dt.date) -> int:
+        table = report.compliance(office.store.db, on, on, now=now,
+                                  silent_after=dt.timedelta(minutes=10))
+        return table[on.isoformat()][YUXI].people
+
+    assert people(day) == 0 and people(today) == 0
+    office.push("gate-c", record(1, subject="W77"),
+                record(2, subject="W78", time=now.isoformat(timespec="milliseconds")))
+    assert people(day) == 0  # a closed day: the figures read a moment ago
+    assert people(today) == 1  # today: live
+    report._cache.clear()
+    assert people(day) == 1
+
+
 def test_the_14_day_view_has_charts_and_every_day(office: Office) -> None:
     office.login()
     page = page_of(office, f"/office?date={DAY}")

@@ -124,7 +124,8 @@ def install(app: Any, env: Environment) -> APIRouter:
         rows = sorted(table[day.isoformat()].values(),
                       key=lambda c: (not c.nobody, -c.unhandled, c.enterprise))
         return render(env, page, "overview.html", day=day, days=days, rows=rows,
-                      town=town, charts=trend_charts(page, days, town))
+                      town=town, charts=trend_charts(page, days, town),
+                      cache_minutes=int(report.PAST_DAYS_TTL // 60))
 
     @router.get("/enterprise")
     def enterprise(request: Request, session: OfficeSession) -> Response:

@@ -25,6 +25,8 @@ COUNTED = "r.simulated = 0 AND r.purged = 0 AND r.quarantined = 0"
 # field's exact value can be matched with LIKE on both engines without a JSON function
 DIRECTION_IN = '%"direction":"in"%'
 HAS_RETURNED = '%"returned":"%'
+# one enterprise's records: by station id, so the (day, station) index narrows the scan
+OF_ENTERPRISE = " AND r.station IN (SELECT id FROM stations WHERE enterprise = :enterprise)"
 
 
 class Rows(Protocol):
@@ -78,7 +80,7 @@ def enterprise_days(db: Rows, first: dt.date, last: dt.date,
     """Per enterprise and day: stations that sent records, people registered (distinct
     subjects with an entry), entries, denied entries, fever alarms, fault records, vehicles
     and visitors registered in."""
-    where = " AND s.enterprise = :enterprise" if enterprise is not None else ""
+    where = OF_ENTERPRISE if enterprise is not None else ""
     return _dicts(db.query(
         f"""SELECT s.enterprise AS enterprise, r.day AS day,
                   COUNT(DISTINCT r.station) AS reporting,
@@ -107,7 +109,7 @@ UNHANDLED = """NOT EXISTS (SELECT 1 FROM records a WHERE a.station = r.station
 def unhandled_alarms(db: Rows, first: dt.date, last: dt.date,
                      enterprise: str | None = None) -> list[dict[str, Any]]:
     """Per enterprise and day: fever alarms with no `ack` record (registration.md)."""
-    where = " AND s.enterprise = :enterprise" if enterprise is not None else ""
+    where = OF_ENTERPRISE if enterprise is not None else ""
     return _dicts(db.query(
         f"""SELECT s.enterprise AS enterprise, r.day AS day, COUNT(*) AS n
            FROM records r JOIN stations s ON s.id = r.station
@@ -121,7 +123,7 @@ def denial_reasons(db: Rows, first: dt.date, last: dt.date,
                    enterprise: str | None = None) -> list[dict[str, Any]]:
     """Per enterprise, day and reason list (the JSON text as stored): denied entries. The
     caller splits the lists into reasons (few distinct lists exist)."""
-    where = " AND s.enterprise = :enterprise" if enterprise is not None else ""
+    where = OF_ENTERPRISE if enterprise is not None else ""
     return _dicts(db.query(
         f"""SELECT s.enterprise AS enterprise, r.day AS day, r.reasons AS reasons,
                   COUNT(*) AS n
@@ -144,7 +146,7 @@ def station_days(db: Rows, first: dt.date, last: dt.date, *, enterprise: str | N
     carried over), and when the last one arrived."""
     where = ""
     if enterprise is not None:
-        where += " AND s.enterprise = :enterprise"
+        where += OF_ENTERPRISE
     if station_id is not None:
         where += " AND r.station = :station"
     return _dicts(db.query(
@@ -222,31 +224,6 @@ def returning_entries(db: Rows, first: dt.date, last: dt.date, *, limit: int = 5
            ORDER BY r.id LIMIT :n""",
         {**_days(first, last), "returned": HAS_RETURNED, "n": limit}),
         ("id", "subject", "name", "raw", "at", "station", "enterprise"))
-
-
-def last_seen(db: Rows, subjects: Sequence[str], first: dt.date, last: dt.date
-              ) -> dict[str, dict[str, Any]]:
-    """Where each subject was last seen (any record kind) from `first` to `last`: subject →
-    {at, station, enterprise}. Asked in chunks of 200 subjects."""
-    seen: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(subjects), 200):
-        chunk = list(subjects[start:start + 200])
-        names = {f"s{i}": subject for i, subject in enumerate(chunk)}
-        marks = ", ".join(f":{name}" for name in names)
-        for row in db.query(
-                f"""SELECT r.subject AS subject, r.station AS station,
-                          s.enterprise AS enterprise,
-                          MAX(COALESCE(r.corrected_time, r.time)) AS at
-                   FROM records r JOIN stations s ON s.id = r.station
-                   WHERE r.subject IN ({marks}) AND r.day >= :first AND r.day <= :last
-                     AND {COUNTED}
-                   GROUP BY r.subject, r.station, s.enterprise""",
-                {**_days(first, last), **names}):
-            known = seen.get(row["subject"])
-            if known is None or (row["at"] or "") > (known["at"] or ""):
-                seen[row["subject"]] = {"at": row["at"], "station": row["station"],
-                                        "enterprise": row["enterprise"]}
-    return seen
 
 
 def revocations(db: Rows) -> list[dict[str, Any]]:

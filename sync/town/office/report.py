@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -80,18 +83,51 @@ class Compliance:
         return self.people == 0 and self.entries == 0
 
 
+PAST_DAYS_TTL = 600.0  # seconds a closed day's figures are reused (late records trickle in)
+_Cached = dict[tuple[str, str | None], tuple[float, list[dict[str, Any]]]]
+_cache: weakref.WeakKeyDictionary[Any, _Cached] = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def _day_rows(db: Rows, day: dt.date, enterprise: str | None, today: dt.date
+              ) -> list[dict[str, Any]]:
+    """One day's figures per enterprise (counts, unhandled alarms, denial reasons) as plain
+    rows. A day before `today` is reused for `PAST_DAYS_TTL` seconds (per process): the
+    14-day view then costs one day's reads, not fourteen."""
+    key = (day.isoformat(), enterprise)
+    if day < today:
+        with _cache_lock:
+            hit = _cache.get(db, {}).get(key)
+        if hit is not None and time.monotonic() - hit[0] < PAST_DAYS_TTL:
+            return hit[1]
+    rows: list[dict[str, Any]] = [
+        {**row, "what": "counts"} for row in queries.enterprise_days(db, day, day, enterprise)]
+    rows += [{**row, "what": "unhandled"}
+             for row in queries.unhandled_alarms(db, day, day, enterprise)]
+    rows += [{**row, "what": "reasons"}
+             for row in queries.denial_reasons(db, day, day, enterprise)]
+    if day < today:
+        with _cache_lock:
+            mine = _cache.setdefault(db, {})
+            if len(mine) > 4096:
+                mine.clear()
+            mine[key] = (time.monotonic(), rows)
+    return rows
+
+
 def compliance(db: Rows, first: dt.date, last: dt.date, *, now: dt.datetime,
                silent_after: dt.timedelta, enterprise: str | None = None
                ) -> dict[str, dict[str, Compliance]]:
     """day → enterprise → Compliance, for every enterprise with a station (zeros where it
     sent nothing) and every day from `first` to `last`."""
-    days = [d.isoformat() for d in window(last, (last - first).days + 1)]
+    days = window(last, (last - first).days + 1)
     all_stations = queries.stations(db, enterprise)
     table: dict[str, dict[str, Compliance]] = {}
     for day in days:
-        table[day] = {}
+        table[day.isoformat()] = {}
         for s in all_stations:
-            c = table[day].setdefault(s["enterprise"], Compliance(s["enterprise"], day))
+            c = table[day.isoformat()].setdefault(s["enterprise"],
+                                                  Compliance(s["enterprise"], day.isoformat()))
             c.stations += 1
             c.disabled += s["disabled"] is not None
     today = now.date().isoformat()
@@ -101,22 +137,20 @@ def compliance(db: Rows, first: dt.date, last: dt.date, *, now: dt.datetime,
             quiet = silent(s["last_heartbeat"], now, silent_after)
             c.silent = (c.silent or 0) + quiet
             c.online = (c.online or 0) + (not quiet)
-    for row in queries.enterprise_days(db, first, last, enterprise):
-        found = table.get(row["day"], {}).get(row["enterprise"])
-        if found is None:
-            continue
-        for name in ("reporting", "people", "entries", "denied", "fevers", "faults",
-                     "vehicles", "visitors"):
-            setattr(found, name, int(row[name] or 0))
-    for row in queries.unhandled_alarms(db, first, last, enterprise):
-        found = table.get(row["day"], {}).get(row["enterprise"])
-        if found is not None:
-            found.unhandled = int(row["n"])
-    for row in queries.denial_reasons(db, first, last, enterprise):
-        found = table.get(row["day"], {}).get(row["enterprise"])
-        if found is not None:
-            for reason in reasons_of(row["reasons"]) or ["?"]:
-                found.reasons[reason] += int(row["n"])
+    for day in days:
+        for row in _day_rows(db, day, enterprise, now.date()):
+            found = table[day.isoformat()].get(row["enterprise"])
+            if found is None:
+                continue
+            if row["what"] == "counts":
+                for name in ("reporting", "people", "entries", "denied", "fevers", "faults",
+                             "vehicles", "visitors"):
+                    setattr(found, name, int(row[name] or 0))
+            elif row["what"] == "unhandled":
+                found.unhandled = int(row["n"])
+            else:
+                for reason in reasons_of(row["reasons"]) or ["?"]:
+                    found.reasons[reason] += int(row["n"])
     return table
 
 
@@ -178,8 +212,9 @@ def returnees(db: Rows, day: dt.date, policy: PolicySettings, *, limit: int = 50
               ) -> tuple[list[Returnee], bool]:
     """Workers still under the returning rules on `day` (returned within `rules_apply_days`,
     inside the policy's window, from one of its origins), across every enterprise, with their
-    day-7/day-14 follow-ups and where they were last seen; worst state first. The second
-    value says the scan hit `limit` rows (the list may be incomplete)."""
+    day-7/day-14 follow-ups and where they were last seen at a gate with that code (the
+    latest entry carrying the return date); worst state first. The second value says the
+    scan hit `limit` rows (the list may be incomplete)."""
     rules = policy.returning
     first = day - dt.timedelta(days=max(rules.rules_apply_days - 1, 0))
     rows = queries.returning_entries(db, first, day, limit=limit)
@@ -206,18 +241,15 @@ def returnees(db: Rows, day: dt.date, policy: PolicySettings, *, limit: int = 50
             person.nat = nat
         if row["name"] and not person.name:
             person.name = row["name"]
+        if (row["at"] or "") > (person.last_at or ""):
+            person.last_at, person.last_station = row["at"], row["station"]
+            person.last_enterprise = row["enterprise"]
     for person in found.values():
         back = dt.date.fromisoformat(person.returned)
         person.followups = [
             (f, (back + dt.timedelta(days=f)).isoformat(),
              followup_state(back + dt.timedelta(days=f), person.nat, day))
             for f in rules.followup_days]
-    seen = queries.last_seen(db, sorted({s for s, _ in found}), first, day)
-    for person in found.values():
-        where = seen.get(person.subject)
-        if where:
-            person.last_at, person.last_station = where["at"], where["station"]
-            person.last_enterprise = where["enterprise"]
     people = sorted(found.values(), key=lambda p: (STATE_ORDER[p.worst], p.returned,
                                                    p.subject))
     return people, len(rows) >= limit

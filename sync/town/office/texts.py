@@ -41,6 +41,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "overview.town": ("全镇", "Whole town"),
     "overview.nobody": ("无人登记", "registered nobody"),
     "overview.days": ("近 14 天逐日", "Day by day, 14 days"),
+    "overview.cached": ("今日数字为实时；往日数字最多每 {minutes} 分钟更新一次（补传记录）。",
+                        "Today's figures are live; earlier days' are refreshed at most every "
+                        "{minutes} minutes (records that arrive late)."),
     "col.enterprise": ("企业", "Enterprise"),
     "col.stations": ("站点", "Stations"),
     "col.reporting": ("有记录站点", "Stations reporting"),
