@@ -179,8 +179,8 @@ def install(app: Any, env: Environment) -> APIRouter:
                                  record_header(page), (record_values(r, page) for r in records))
         records = queries.station_records(db, station_id, day, after=after, limit=PAGE_ROWS)
         days = report.window(day)
-        history = {r["day"]: r for r in
-                   queries.station_days(db, days[0], day, station_id=station_id)}
+        history = {r["day"]: r for r in report.station_history(
+            db, days, dt.datetime.now(CST).date(), station_id=station_id)}
         labels = [d.strftime("%m-%d") for d in days]
         values = [history.get(d.isoformat(), {}) for d in days]
         health = chart(page.t("chart.health-title"), labels, [
@@ -282,7 +282,7 @@ def install(app: Any, env: Environment) -> APIRouter:
         db = db_of(request)
         now = dt.datetime.now(CST)
         sums: dict[str, Counter[str]] = {}
-        for row in queries.station_days(db, days[0], day):
+        for row in report.station_history(db, days, now.date()):
             total = sums.setdefault(row["station"], Counter())
             for key in ("records", "late", "faults"):
                 total[key] += int(row[key] or 0)

@@ -14,9 +14,11 @@ import threading
 import time
 import weakref
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from station.clock import CST, cst_date
 from station.config import PolicySettings
 from sync.town.office import queries
 from sync.town.office.queries import Rows
@@ -84,34 +86,55 @@ class Compliance:
 
 
 PAST_DAYS_TTL = 600.0  # seconds a closed day's figures are reused (late records trickle in)
-_Cached = dict[tuple[str, str | None], tuple[float, list[dict[str, Any]]]]
+_Cached = dict[tuple[str, str, str | None], tuple[float, list[dict[str, Any]]]]
 _cache: weakref.WeakKeyDictionary[Any, _Cached] = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 
 
-def _day_rows(db: Rows, day: dt.date, enterprise: str | None, today: dt.date
-              ) -> list[dict[str, Any]]:
-    """One day's figures per enterprise (counts, unhandled alarms, denial reasons) as plain
-    rows. A day before `today` is reused for `PAST_DAYS_TTL` seconds (per process): the
-    14-day view then costs one day's reads, not fourteen."""
-    key = (day.isoformat(), enterprise)
+def per_day(db: Rows, what: str, day: dt.date, today: dt.date, scope: str | None,
+            read: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """`read()` — one day's rows of one kind (`what`, for one `scope`) — with a day before
+    `today` reused for `PAST_DAYS_TTL` seconds (per process, per database): a 14-day view
+    then costs one day's reads, not fourteen. Today is always read afresh."""
+    key = (what, day.isoformat(), scope)
     if day < today:
         with _cache_lock:
             hit = _cache.get(db, {}).get(key)
         if hit is not None and time.monotonic() - hit[0] < PAST_DAYS_TTL:
             return hit[1]
-    rows: list[dict[str, Any]] = [
-        {**row, "what": "counts"} for row in queries.enterprise_days(db, day, day, enterprise)]
-    rows += [{**row, "what": "unhandled"}
-             for row in queries.unhandled_alarms(db, day, day, enterprise)]
-    rows += [{**row, "what": "reasons"}
-             for row in queries.denial_reasons(db, day, day, enterprise)]
+    rows = read()
     if day < today:
         with _cache_lock:
             mine = _cache.setdefault(db, {})
             if len(mine) > 4096:
                 mine.clear()
             mine[key] = (time.monotonic(), rows)
+    return rows
+
+
+def _day_rows(db: Rows, day: dt.date, enterprise: str | None, today: dt.date
+              ) -> list[dict[str, Any]]:
+    """One day's figures per enterprise: counts, unhandled alarms, denial reasons."""
+    def read() -> list[dict[str, Any]]:
+        rows = [{**row, "what": "counts"}
+                for row in queries.enterprise_days(db, day, day, enterprise)]
+        rows += [{**row, "what": "unhandled"}
+                 for row in queries.unhandled_alarms(db, day, day, enterprise)]
+        rows += [{**row, "what": "reasons"}
+                 for row in queries.denial_reasons(db, day, day, enterprise)]
+        return rows
+    return per_day(db, "compliance", day, today, enterprise, read)
+
+
+def station_history(db: Rows, days: list[dt.date], today: dt.date, *,
+                    enterprise: str | None = None, station_id: str | None = None
+                    ) -> list[dict[str, Any]]:
+    """`queries.station_days` over `days`, one day at a time (closed days reused)."""
+    rows: list[dict[str, Any]] = []
+    for day in days:
+        rows += per_day(db, "stations", day, today, f"{enterprise}|{station_id}",
+                        lambda day=day: queries.station_days(  # type: ignore[misc]
+                            db, day, day, enterprise=enterprise, station_id=station_id))
     return rows
 
 
@@ -217,7 +240,15 @@ def returnees(db: Rows, day: dt.date, policy: PolicySettings, *, limit: int = 50
     scan hit `limit` rows (the list may be incomplete)."""
     rules = policy.returning
     first = day - dt.timedelta(days=max(rules.rules_apply_days - 1, 0))
-    rows = queries.returning_entries(db, first, day, limit=limit)
+    rows: list[dict[str, Any]] = []
+    today = cst_date(dt.datetime.now(CST))
+    for offset in range((day - first).days + 1):
+        on = first + dt.timedelta(days=offset)
+        rows += per_day(db, "returning", on, today, None,
+                        lambda on=on: queries.returning_entries(  # type: ignore[misc]
+                            db, on, on, limit=limit))
+        if len(rows) >= limit:
+            break
     found: dict[tuple[str, str], Returnee] = {}
     for row in rows:
         raw = json_object(row["raw"])
