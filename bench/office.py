@@ -5,8 +5,9 @@ Fills a new SQLite town database (or reuses `--db` if it already holds records) 
 records from S stations over D days (entries with some denials, fever alarms with acks,
 returning workers' codes), then times each page through the app (TestClient, logged in),
 the first load (closed days not yet read) and the median of the next runs (closed days
-reused for 10 minutes, today read afresh: what the office sees all day). `--index` adds the index the subject trace would want
-(`records (subject, day)`) to show what it changes; the schema itself has none.
+reused for 10 minutes, today read afresh: what the office sees all day). `--index` adds
+the index the subject trace would want (`records (subject, day)`) to show what it
+changes; the schema itself has none.
 
 The rows are written with one executemany per day (a benchmark fill, not the sync path:
 ingest has its own benchmark), in the shape ingest stores them.
@@ -25,6 +26,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # bench/sync.py must not hide the `sync` package
@@ -50,7 +52,7 @@ def fill(store: SqliteTownStore, records: int, stations: int, days: int, last: d
     workers = max(per_day // stations, 1)
     for offset in range(days):
         day = last - dt.timedelta(days=days - 1 - offset)
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for i in range(per_day):
             station = names[i % stations]
             seqs[station] += 1
@@ -59,7 +61,9 @@ def fill(store: SqliteTownStore, records: int, stations: int, days: int, last: d
             subject = f"W{i % stations:04d}{person:04d}"
             at = dt.datetime.combine(day, dt.time(7), dt.timezone(dt.timedelta(hours=8))) + \
                 dt.timedelta(seconds=20 * person)
-            kind, decision, reasons, temp = "entry", "admit", [], 36.5
+            kind, temp = "entry", 36.5
+            decision: str | None = "admit"
+            reasons: list[str] | None = []
             entry = {"seq": seq, "kind": kind, "subject": subject, "time": at.isoformat()}
             roll = rng.random()
             if roll < 0.002:
