@@ -13,6 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from sync.town.auth import current_session
 from sync.town.office import admin, pages
 from sync.town.office.web import LoginNeeded, Page, Problem, make_environment, render
 
@@ -32,10 +33,10 @@ def install(app: FastAPI) -> None:
             raise HTTPException(404, "no such file")
         return FileResponse(STATIC / name, media_type=STATIC_FILES[name])
 
-    async def problem(request: Request, error: Exception) -> Response:
+    def problem(request: Request, error: Exception) -> Response:
         assert isinstance(error, Problem)
-        return render(env, Page(request, None), "error.html", status=error.status,
-                      message=error.message)
+        return render(env, Page(request, current_session(request)), "error.html",
+                      status=error.status, message=error.message)
 
     async def login_needed(_request: Request, _error: Exception) -> Response:
         return RedirectResponse("/", status_code=303)
