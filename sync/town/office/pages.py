@@ -367,7 +367,7 @@ def record_values(record: dict[str, Any], page: Page) -> list[Any]:
     when = record.get("corrected_time") or record.get("time") or ""
     temperature = record.get("temperature_c")
     return [when[:19].replace("T", " "), record.get("enterprise"), record.get("station"),
-            record.get("kind"), record.get("subject"), record.get("name"),
+            page.kind(record.get("kind")), record.get("subject"), record.get("name"),
             page.word(record.get("color")),
             float(temperature) if isinstance(temperature, int | float) else None,
             page.word(record.get("decision")), record_detail(record, page)]

@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from station.clock import CST, cst_date
 from station.messages import reason_message, word
-from sync.town.office.texts import LOCALES, Locale, t
+from sync.town.office.texts import LOCALES, TEXTS, Locale, t
 from sync.town.store import Session
 
 HERE = Path(__file__).resolve().parent
@@ -88,6 +88,10 @@ class Page:
 
     def t(self, key: str, **fields: Any) -> str:
         return t(key, self.locale, **fields)
+
+    def kind(self, kind: str | None) -> str:
+        """A record kind in words (an unknown kind as it is)."""
+        return self.t(f"kind.{kind}") if f"kind.{kind}" in TEXTS else str(kind or "")
 
     def reason(self, code: str) -> str:
         return reason_message(code, self.locale)
