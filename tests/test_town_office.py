@@ -14,6 +14,8 @@ from typing import Any
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sync.town.app import create_app
 from sync.town.db import create_database
@@ -123,6 +125,11 @@ PAGES = ["/office", f"/office?date={DAY}", f"/office/enterprise?name={HONGLU}&da
          f"/office/trace?subject=W1&from=2021-02-15&to={DAY}", f"/office/returning?date={DAY}",
          f"/office/alarms?from=2021-02-15&to={DAY}", f"/office/health?date={DAY}",
          "/office/audit", "/office/admin"]
+
+
+def test_the_dashboard_links_to_the_console(office: Office) -> None:
+    office.login()
+    assert 'href=/office' in page_of(office, "/")
 
 
 def test_every_page_needs_the_login(office: Office) -> None:
@@ -307,6 +314,35 @@ def test_hostile_query_strings_are_a_clear_4xx(office: Office, url: str) -> None
     assert 400 <= answer.status_code < 500, (url, answer.status_code)
     if url.startswith("/office/") and url != "/office/nope":
         assert "请求有误" in answer.text and 'role="alert"' in answer.text
+
+
+@pytest.fixture(scope="module")
+def fuzz_office(tmp_path_factory: pytest.TempPathFactory) -> Office:
+    town = Office(tmp_path_factory.mktemp("office-fuzz"))
+    town.push("gate-a", record(1), record(2, kind="alarm", decision=None, reasons=None))
+    town.login()
+    return town
+
+
+FUZZ_PAGES = ["/office", "/office/enterprise", "/office/station/gate-a", "/office/station/x",
+              "/office/trace", "/office/returning", "/office/alarms", "/office/health",
+              "/office/audit", "/office/admin", "/office/lang/en"]
+ANY_TEXT = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=14)
+PARAMS = st.dictionaries(
+    st.sampled_from(["date", "from", "to", "after", "subject", "name", "handled", "format",
+                     "enterprise", "next"]),
+    ANY_TEXT | st.sampled_from(["2021-02-22", "2021-02-29", "9999-12-31", "xlsx", "yes",
+                                HONGLU, "-1", str(2**64)]), max_size=4)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(path=st.sampled_from(FUZZ_PAGES), params=PARAMS)
+def test_no_query_string_gets_a_5xx(fuzz_office: Office, path: str,
+                                    params: dict[str, str]) -> None:
+    answer = fuzz_office.client.get(path, params=params, follow_redirects=False)
+    assert answer.status_code < 500, (path, params, answer.status_code)
+    assert answer.status_code in (200, 303, 400, 404), (path, params, answer.status_code)
 
 
 # -- administration ------------------------------------------------------------------------
