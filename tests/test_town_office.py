@@ -454,3 +454,22 @@ def test_the_reads_are_portable_sql() -> None:
                         "?,", "(?", "= ?"):
         assert sqlite_only not in source, sqlite_only
     assert "row[0]" not in source and "row[1]" not in source
+
+
+def test_sign_now_with_the_online_key_is_audited_as_the_admin(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from sync.town.app import Settings
+
+    town = Office(tmp_path)
+    town.client = TestClient(create_app(town.store, Settings(
+        bundle_key=ed25519.Ed25519PrivateKey.generate())))
+    csrf = town.login()
+    assert "立即签发" in page_of(town, "/office/admin")
+    signed = town.client.post("/office/admin/bundle-sign", data={"csrf": csrf},
+                              follow_redirects=False)
+    assert signed.status_code == 303 and town.store.served_bundle() is not None
+    (entry,) = [a for a in town.store.audit_log() if a["action"] == "bundle-sign"]
+    assert entry["who"] == f"web:admin {town.admin_id} (test)"
+    again = town.client.post("/office/admin/bundle-sign", data={"csrf": csrf})
+    assert again.status_code == 400 and "current" in again.text

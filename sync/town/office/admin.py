@@ -237,11 +237,12 @@ def _rule_unset(store: Any, form: dict[str, str], who: str, _settings: Any) -> S
     return None
 
 
-def _bundle_sign(store: Any, _form: dict[str, str], _who: str, settings: Any) -> Shown:
+def _bundle_sign(store: Any, _form: dict[str, str], who: str, settings: Any) -> Shown:
     if settings.bundle_key is None:
         raise ValueError("this server has no online signing key (serve --bundle-key); use "
                          "bundle export / sign / import")
-    store.sign_if_needed(settings.bundle_key, settings.bundle_lifetime)
+    if store.sign_if_needed(settings.bundle_key, settings.bundle_lifetime, who=who) is None:
+        raise ValueError("the served bundle is current: nothing to sign")
     return None
 
 
