@@ -473,3 +473,20 @@ def test_sign_now_with_the_online_key_is_audited_as_the_admin(tmp_path: Path) ->
     assert entry["who"] == f"web:admin {town.admin_id} (test)"
     again = town.client.post("/office/admin/bundle-sign", data={"csrf": csrf})
     assert again.status_code == 400 and "current" in again.text
+
+
+def test_the_trace_lists_who_was_at_the_same_gate_at_the_same_time(office: Office) -> None:
+    office.login()
+    url = f"/office/trace?subject=W1&from={DAY}&to={DAY}"
+    page = page_of(office, url)
+    table = page.split('<table class="contacts">')[1].split("</table>")[0]
+    assert re.findall(r"subject=(W\d)", table) == ["W2", "W3", "W4"]  # closest first
+    assert "W1<" not in table and "gate-b" not in table  # W4 came to gate-b hours later
+    narrow = page_of(office, url + "&window=5")
+    table = narrow.split('<table class="contacts">')[1].split("</table>")[0]
+    assert re.findall(r"subject=(W\d)", table) == ["W2", "W3"]
+    rows = rows_of_xlsx(office.client.get(url + "&format=xlsx&part=contacts").content)
+    assert [(r[0], r[3], r[6]) for r in rows[2:]] == [("W2", "gate-a", 1.0),
+                                                      ("W3", "gate-a", 2.0),
+                                                      ("W4", "gate-a", 9.0)]
+    assert office.client.get(url + "&window=7").status_code == 400

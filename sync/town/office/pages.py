@@ -49,6 +49,7 @@ from sync.town.store import Session, StoreError
 PAGE_ROWS = 200
 TRACE_LIMIT = 5000
 XLSX_ROWS = 10000
+CONTACT_WINDOWS = ("15", "5", "30", "60")  # minutes around each sighting; the first is default
 
 
 def office_session(request: Request) -> Session:
@@ -206,18 +207,33 @@ def install(app: Any, env: Environment) -> APIRouter:
         first, last = parse_range(request, today(), 14, queries.MAX_RANGE_DAYS)
         if len(subject) > 32:
             raise Problem(400, page.t("error.subject"))
-        records = queries.subject_trace(db_of(request), subject, first, last,
+        minutes = int(parse_choice(request, "window", CONTACT_WINDOWS))
+        part = parse_choice(request, "part", ("records", "contacts"))
+        db = db_of(request)
+        records = queries.subject_trace(db, subject, first, last,
                                         limit=TRACE_LIMIT) if subject else []
+        near = report.contacts(db, subject, records, minutes) if subject else []
         if wants_xlsx(request):
             if not subject:
                 raise Problem(400, page.t("error.subject"))
+            if part == "contacts":
+                return xlsx.download(
+                    f"contacts-{subject}-{first}-{last}.xlsx",
+                    page.t("trace.contacts", subject=subject, minutes=minutes),
+                    [page.t(h) for h in ("col.subject", "col.name", "col.enterprise",
+                                         "col.station", "col.time", "trace.subject-time",
+                                         "trace.apart")],
+                    ([c.subject, c.name, c.enterprise, c.station, c.at[:19].replace("T", " "),
+                      c.subject_at[:19].replace("T", " "), c.minutes] for c in near))
             return xlsx.download(f"trace-{subject}-{first}-{last}.xlsx",
                                  page.t("trace.title") + f" {subject} {first} – {last}",
                                  record_header(page), (record_values(r, page) for r in records))
         places = len({r["station"] for r in records})
         return render(env, page, "trace.html", subject=subject, first=first, last=last,
                       records=records, places=places, truncated=len(records) >= TRACE_LIMIT,
-                      limit=TRACE_LIMIT, detail=lambda r: record_detail(r, page))
+                      limit=TRACE_LIMIT, detail=lambda r: record_detail(r, page),
+                      contacts=near, minutes=minutes, windows=sorted(CONTACT_WINDOWS, key=int),
+                      sources=report.CONTACT_SOURCES)
 
     @router.get("/returning")
     def returning(request: Request, session: OfficeSession) -> Response:

@@ -210,6 +210,23 @@ def subject_trace(db: Rows, subject: str, first: dt.date, last: dt.date, *,
         {**_days(first, last), "subject": subject, "n": limit}), RECORD_COLUMNS)
 
 
+def near(db: Rows, station_id: str, day: str, lo: str, hi: str, subject: str, *,
+         limit: int = 200) -> list[dict[str, Any]]:
+    """Other workers' counted records at one station on one day between `lo` and `hi` (ISO
+    times as the station writes them, CST): who was at the same gate at the same time."""
+    return _dicts(db.query(
+        f"""SELECT r.subject AS subject, r.name AS name, r.kind AS kind,
+                  COALESCE(r.corrected_time, r.time) AS at, r.station AS station,
+                  s.enterprise AS enterprise
+           FROM records r JOIN stations s ON s.id = r.station
+           WHERE r.station = :station AND r.day = :day AND r.subject IS NOT NULL
+             AND r.subject <> :subject AND COALESCE(r.corrected_time, r.time) >= :lo
+             AND COALESCE(r.corrected_time, r.time) <= :hi AND {COUNTED}
+           ORDER BY COALESCE(r.corrected_time, r.time), r.id LIMIT :n""",
+        {"station": station_id, "day": day, "lo": lo, "hi": hi, "subject": subject,
+         "n": limit}), ("subject", "name", "kind", "at", "station", "enterprise"))
+
+
 def returning_entries(db: Rows, first: dt.date, last: dt.date, *, limit: int = 50000
                       ) -> list[dict[str, Any]]:
     """Entries from `first` to `last` whose code carries a return date (`returned`): the raw

@@ -284,3 +284,50 @@ def returnees(db: Rows, day: dt.date, policy: PolicySettings, *, limit: int = 50
     people = sorted(found.values(), key=lambda p: (STATE_ORDER[p.worst], p.returned,
                                                    p.subject))
     return people, len(rows) >= limit
+
+
+# -- contact tracing -------------------------------------------------------------------------
+
+CONTACT_SOURCES = 100  # the trace's first N sightings are looked around
+
+
+@dataclass
+class Contact:
+    """Another worker seen at the same gate within the window of one of the subject's
+    sightings; the closest sighting is kept."""
+
+    subject: str
+    name: str | None
+    enterprise: str
+    station: str
+    at: str
+    subject_at: str
+    minutes: float
+
+
+def contacts(db: Rows, subject: str, records: list[dict[str, Any]], minutes: int
+             ) -> list[Contact]:
+    """Who passed the same gate within ±`minutes` of the subject's entries, exits and alarms
+    (the first `CONTACT_SOURCES` of them), one line per person and gate, closest first."""
+    found: dict[tuple[str, str], Contact] = {}
+    window = dt.timedelta(minutes=minutes)
+    sightings = [r for r in records if r["kind"] in ("entry", "exit", "alarm")]
+    for record in sightings[:CONTACT_SOURCES]:
+        when_text = record["corrected_time"] or record["time"]
+        try:
+            when = dt.datetime.fromisoformat(when_text)
+        except (TypeError, ValueError):
+            continue
+        lo = (when - window).isoformat(timespec="milliseconds")
+        hi = (when + window).isoformat(timespec="milliseconds")
+        for row in queries.near(db, record["station"], record["day"], lo, hi, subject):
+            try:
+                apart = abs((dt.datetime.fromisoformat(row["at"]) - when).total_seconds()) / 60
+            except (TypeError, ValueError):
+                continue
+            key = (row["subject"], row["station"])
+            known = found.get(key)
+            if known is None or apart < known.minutes:
+                found[key] = Contact(row["subject"], row["name"], row["enterprise"],
+                                     row["station"], row["at"], when_text, round(apart, 1))
+    return sorted(found.values(), key=lambda c: (c.minutes, c.at, c.subject))

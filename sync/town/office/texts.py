@@ -131,6 +131,15 @@ TEXTS: dict[str, tuple[str, str]] = {
     "trace.subject": ("人员编号", "Worker id"),
     "trace.found": ("{subject}：{first} 至 {last} 共 {n} 条记录，{places} 个站点",
                     "{subject}: {n} records at {places} stations from {first} to {last}"),
+    "trace.window": ("前后分钟", "Minutes either side"),
+    "trace.contacts": ("{subject} 前后 {minutes} 分钟内同一门岗的人员",
+                       "People at the same gate within {minutes} min of {subject}"),
+    "trace.contacts-note": ("按 {subject} 的前 {n} 次入厂、离厂和告警查找；"
+                            "每人每个门岗一行，取最接近的一次。",
+                            "Looked up around {subject}'s first {n} entries, exits and alarms; "
+                            "one line per person and gate, the closest sighting."),
+    "trace.subject-time": ("其本人时间", "Their sighting"),
+    "trace.apart": ("相隔分钟", "Minutes apart"),
     "trace.ask": ("输入人员编号和日期范围（最多 31 天）。",
                   "Enter a worker id and a date range (at most 31 days)."),
     # returning
