@@ -83,6 +83,7 @@ def fill(store: SqliteTownStore, last: dt.date | None = None, *, days: int = 14,
                                                                              index * 2 + 2]]
         if index == 1:
             people.append(("W00001", "王*"))  # works at two enterprises: the trace finds both
+        people = [(s, "王*" if s == "W00001" else n) for s, n in people]
         for station_number, station in enumerate(stations):
             epoch, seq = str(uuid.uuid4()), 0
             for offset in range(days):
