@@ -77,7 +77,7 @@ def neutralise(value: Any) -> Any:
 
 
 def create_app(store: TownStore, settings: Settings | None = None) -> FastAPI:
-    from sync.town import dashboard
+    from sync.town import dashboard, office
 
     settings = settings or Settings()
 
@@ -238,6 +238,7 @@ def create_app(store: TownStore, settings: Settings | None = None) -> FastAPI:
         return _secured(await call_next(request), request)
 
     dashboard.install(app)
+    office.install(app)
     return app
 
 

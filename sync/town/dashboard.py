@@ -86,7 +86,8 @@ def install(app: FastAPI) -> None:
         """The dashboard (after login): stations, today per enterprise, fever alarms."""
         if session is None:
             return _login_page(request)
-        body = (f"<p><a href=/docs>{e(texts.html('api-docs'))}</a> · "
+        body = (f"<p><a href=/office>{e(texts.html('office'))}</a> · "
+                f"<a href=/docs>{e(texts.html('api-docs'))}</a> · "
                 f"<form method=post action=/logout class=inline>"
                 f"<input type=hidden name=csrf value={e(session.csrf)}>"
                 f"<button>{e(texts.html('logout'))}</button></form></p>"

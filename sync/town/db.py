@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -134,7 +134,9 @@ class Database:
         with self._lock, sqlite.transaction(self._conn) as conn:
             yield conn
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+              ) -> list[sqlite3.Row]:
+        """Rows of one read; `params` positional (`?`) or named (`:name` with a dict)."""
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 

@@ -172,7 +172,8 @@ class TownStore(Protocol):
     def served_bundle(self) -> ServedBundle | None: ...
 
     def sign_if_needed(self, key: Any, lifetime: dt.timedelta,
-                       now: dt.datetime | None = None) -> ServedBundle | None: ...
+                       now: dt.datetime | None = None, who: str = "server"
+                       ) -> ServedBundle | None: ...
 
     def new_session(self, admin: Admin, ttl: dt.timedelta = SESSION_TTL
                     ) -> tuple[str, str]: ...
@@ -698,7 +699,8 @@ class SqliteTownStore:
                             row["issued_at"], row["expires"], row["generation"] < row["current"])
 
     def sign_if_needed(self, key: Any, lifetime: dt.timedelta,
-                       now: dt.datetime | None = None) -> ServedBundle | None:
+                       now: dt.datetime | None = None, who: str = "server"
+                       ) -> ServedBundle | None:
         """Online signing (`serve --bundle-key`): sign a new bundle when trust keys,
         revocations or rules changed since the served one, or when it is past half its
         lifetime. Decided and done in one transaction, so several processes sign once."""
@@ -721,7 +723,7 @@ class SqliteTownStore:
             envelope = sign(document, key)
             kid = KeyId.of(key.public_key())
             self._store_bundle(conn, generation, envelope, document, kid, "online")
-            self._audit(conn, "server", "bundle-sign", f"serial {serial} by {kid.hex}")
+            self._audit(conn, who, "bundle-sign", f"serial {serial} by {kid.hex}")
         return self.served_bundle()
 
     def served_document(self) -> dict[str, Any] | None:

@@ -82,6 +82,7 @@ HTML: dict[str, str] = {
     "login-expired": "表单已过期，请重试 The form expired; try again.",
     "logout": "退出 Log out",
     "api-docs": "接口文档 API docs",
+    "office": "防疫办工作台 Town office console",
     "stations": "站点 Stations",
     "station": "站点 station",
     "enterprise": "企业 enterprise",
