@@ -24,6 +24,7 @@ from station.config import Config
 from station.errors import ConfigError, DeviceError, Localized, StationError, localize
 from station.messages import Locale, os_error_text, reason_message, word
 from station.messages import text as tr  # `text` is a common argument name here
+from station.usage import OneLineUsageError, is_help_request, one_line, value_reason
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,13 +33,38 @@ LOCALE_META = "gate_station.locale"  # ctx.meta: the loaded config's locale
 CONFIG_META = "gate_station.config_path"  # ctx.meta: the config file being loaded
 
 
+ARGS_META = "gate_station.args"  # ctx.meta: the command line as given, to find --config
+
+
 class StationGroup(click.Group):
-    """A click group that turns StationError into a one-line message and exit status, in
-    the locale of the loaded config (see `error_locale`)."""
+    """A click group that turns StationError and click's usage errors into a one-line
+    message and exit status, in the locale of the loaded config (see `error_locale`)."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        given = list(args)
+        if parent is None:  # the program's name, also when run as `python -c` or `-m`
+            info_name = "gate-station"
+        try:
+            ctx = super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as error:
+            if is_help_request(error):
+                raise
+            raise one_line(error, args_locale(given), "gate-station") from None
+        ctx.meta[ARGS_META] = given
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except OneLineUsageError:
+            raise
+        except click.UsageError as error:
+            if is_help_request(error):
+                raise
+            locale = (error_locale(ctx) if LOCALE_META in ctx.meta or CONFIG_META in ctx.meta
+                      else args_locale(ctx.meta.get(ARGS_META, [])))
+            raise one_line(error, locale, ctx.command_path) from None
         except ConfigError as error:
             locale = error_locale(ctx)
             for problem in error.problems:
@@ -61,14 +87,40 @@ def error_locale(ctx: click.Context) -> Locale:
     if loaded in ("zh_CN", "en"):
         return loaded  # type: ignore[no-any-return]
     path = ctx.meta.get(CONFIG_META)
-    if path is None:
-        return "zh_CN"
+    return "zh_CN" if path is None else file_locale(path)
+
+
+def file_locale(path: str | Path) -> Locale:
+    """`station.locale` of a config file read leniently (a duplicate key elsewhere keeps the
+    locale), zh_CN when the file cannot be read or does not say."""
     from station.yamlfile import peek_yaml_file
 
-    data = peek_yaml_file(path)  # lenient: a duplicate key elsewhere keeps the locale
+    data = peek_yaml_file(path)
     station = data.get("station") if isinstance(data, dict) else None
     locale = station.get("locale") if isinstance(station, dict) else None
     return locale if locale in ("zh_CN", "en") else "zh_CN"
+
+
+def args_locale(args: list[str]) -> Locale:
+    """The locale for an error found before any config is loaded (click's usage errors):
+    that of the config `--config` names on the command line (wherever it stands), else of
+    the default config file (./config.yaml, then /etc/gate-station/config.yaml); zh_CN when
+    there is none or it does not say."""
+    path: str | None = None
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--config" and index + 1 < len(args):
+            path = args[index + 1]
+        elif arg.startswith("--config="):
+            path = arg.partition("=")[2]
+        if path is not None:  # the first one given
+            break
+    try:
+        found = config_module.find_config(path) if path is None else Path(path)
+    except (OSError, StationError):
+        return "zh_CN"
+    return "zh_CN" if found is None else file_locale(found)
 
 
 CONFIG_HELP = "config file (default ./config.yaml, then /etc/gate-station/config.yaml)"
@@ -84,7 +136,7 @@ def chosen_config_path(path: str | None) -> str | None:
     context = click.get_current_context(silent=True)
     before = context.find_root().params.get("config_path") if context else None
     if path is not None and before is not None and Path(path) != Path(before):
-        raise click.UsageError(f"--config given twice: {before} and {path}")
+        raise click.UsageError(Localized("usage.config_twice", first=before, second=path))
     return path if path is not None else before
 
 
@@ -235,7 +287,7 @@ def verify_code(config_path: str | None, text: str | None, image: str | None,
     config = load_config(config_path)
     locale = config.station.locale
     if (text is None) == (image is None):
-        raise click.UsageError("give the code TEXT or --file IMAGE (one of them)")
+        raise click.UsageError(Localized("usage.code_or_file"))
     if image is not None:
         texts = DecoderChain(config.scanner.decoders).decode(read_image(image))
         if not texts:
@@ -257,7 +309,7 @@ def verify_code(config_path: str | None, text: str | None, image: str | None,
     try:
         now = parse_instant(at) if at else dt.datetime.now(dt.UTC)
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--at") from None
+        raise click.BadParameter(value_reason(error), param_hint="--at") from None
     try:
         claims = verify(text, trust, now, skew=policy.skew_s,
                         max_lifetime_s=policy.max_code_lifetime_h * 3600)
@@ -378,7 +430,16 @@ def parse_day(value: str | None, param: str) -> dt.date:
     try:
         return parse_date(value)
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint=param) from None
+        raise click.BadParameter(value_reason(error), param_hint=param) from None
+
+
+def instant_option(value: str, param: str) -> dt.datetime:
+    from station.timeparse import parse_instant
+
+    try:
+        return parse_instant(value)
+    except ValueError as error:
+        raise click.BadParameter(value_reason(error), param_hint=param) from None
 
 
 @main.command("log")
@@ -397,16 +458,13 @@ def log_command(config_path: str | None, ledger_path: str | None, day: str | Non
     """The ledger's records, filtered (CSV opens in Excel; JSON one object per line)."""
     from station.present import record_json, records_csv, table_header, table_row
     from station.reports import log_records
-    from station.timeparse import cst_iso, parse_instant
+    from station.timeparse import cst_iso
 
     config = load_config(config_path)
     if day is not None and (since or until):
-        raise click.UsageError("give --date, or --from/--to, not both")
-    try:
-        since_text = cst_iso(parse_instant(since)) if since else None
-        until_text = cst_iso(parse_instant(until)) if until else None
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
+        raise click.UsageError(Localized("usage.date_or_range"))
+    since_text = cst_iso(instant_option(since, "--from")) if since else None
+    until_text = cst_iso(instant_option(until, "--to")) if until else None
     with open_ledger(config, ledger_path) as ledger:
         records = log_records(ledger, day=parse_day(day, "--date") if day else None,
                               since=since_text, until=until_text, denied=denied, fever=fever,

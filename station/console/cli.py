@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import click
 
 from station.clock import CST
+from station.errors import Localized
 
 if TYPE_CHECKING:
     from station.config import Config
@@ -63,7 +64,7 @@ def console(ctx: click.Context, config_path: str | None, listen: str | None,
         try:
             ConsoleSettings(listen=listen)
         except ValueError:
-            raise click.BadParameter("must be HOST:PORT, e.g. 127.0.0.1:8090",
+            raise click.BadParameter(Localized("config.host_port"),
                                      param_hint="--listen") from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     serve(config, ledger_path=ledger_path, listen=listen)
