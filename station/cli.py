@@ -21,10 +21,17 @@ import click
 
 from station import config as config_module
 from station.config import Config
-from station.errors import ConfigError, DeviceError, Localized, StationError, localize
+from station.errors import (
+    ConfigError,
+    DeviceError,
+    Localized,
+    StationError,
+    localize,
+    value_reason,
+)
 from station.messages import Locale, os_error_text, reason_message, word
 from station.messages import text as tr  # `text` is a common argument name here
-from station.usage import OneLineUsageError, is_help_request, one_line, value_reason
+from station.usage import OneLineUsageError, is_help_request, one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -23,7 +23,7 @@ import click
 from station.errors import Localized
 from station.messages import Locale, text
 
-__all__ = ["OneLineUsageError", "is_help_request", "one_line", "usage_problem", "value_reason"]
+__all__ = ["OneLineUsageError", "is_help_request", "one_line", "usage_problem"]
 
 _EXTRA = re.compile(r"^Got unexpected extra arguments? \((?P<args>.*)\)\.?$")
 _NO_COMMAND = re.compile(r"^No such command (?P<name>.+?)\.?$")
@@ -57,13 +57,6 @@ def one_line(error: click.UsageError, locale: Locale, program: str) -> OneLineUs
     command = error.ctx.command_path if error.ctx is not None else program
     line = text("usage.line", locale, command=command, problem=usage_problem(error, locale))
     return OneLineUsageError(line, error.ctx)  # exit status 2, as click's own
-
-
-def value_reason(error: ValueError) -> str:
-    """The reason a parser gave for a bad value, kept as a catalogue sentence when it is one
-    (for `click.BadParameter(value_reason(error))`)."""
-    reason = error.args[0] if len(error.args) == 1 else None
-    return reason if isinstance(reason, Localized) else str(error)
 
 
 def _hint(error: click.BadParameter) -> str | None:
