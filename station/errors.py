@@ -36,7 +36,7 @@ class Localized(str):
     key: str
     fields: dict[str, object]
 
-    def __new__(cls, key: str, **fields: object) -> Localized:
+    def __new__(cls, key: str, /, **fields: object) -> Localized:
         made = super().__new__(cls, _render(key, "en", fields))
         made.key = key
         made.fields = fields

@@ -500,6 +500,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                            "(replayed or older)"),
     "refused.expired": ("数据包 {serial} 已于 {expires} 过期",
                         "bundle {serial} expired at {expires}"),
+    "codes.unknown_origin": ("未知的返回类别 {value}；可选：{known}",
+                             "unknown origin {value}; known: {known}"),
     # issuer key files (station/keys.py)
     "keys.cannot_read": ("{path}：无法读取密钥：{error}", "{path}: cannot read key: {error}"),
     "keys.not_private_pem": ("{path}：不是未加密的 PEM 私钥",
