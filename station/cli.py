@@ -613,7 +613,9 @@ def report_visitors(config_path: str | None, ledger_path: str | None, day: str |
 @config_option
 @ledger_option
 @click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True)
-@click.option("--until", "until_day", help="last day, YYYY-MM-DD (default: today)")
+@click.option("--until", "until_day",
+              help="last day, YYYY-MM-DD (default: today; when the last days hold no entry, "
+                   "the ledger's newest day, and a note says so)")
 @click.option("--json", "as_json", is_flag=True, help="print the statistics as JSON")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
               help="also write entries per day as CSV (UTF-8 with BOM, opens in Excel)")
@@ -626,12 +628,18 @@ def stats_command(config_path: str | None, ledger_path: str | None, days: int,
     import io
 
     from station.present import stats_csv, stats_json, stats_text
-    from station.reports import stats
+    from station.reports import recent_stats, stats
 
     config = load_config(config_path)
     locale = config.station.locale
     with open_ledger(config, ledger_path) as ledger:
-        result = stats(ledger, parse_day(until_day, "--until"), days)
+        if until_day is not None:
+            result = stats(ledger, parse_day(until_day, "--until"), days)
+        else:
+            result, moved = recent_stats(ledger, today_cst(), days)
+            if moved:
+                click.echo(tr("stats.moved", locale, days=days, last=result.last_day),
+                           err=True)
     if csv_path:
         buffer = io.StringIO()
         stats_csv(result, buffer, locale)

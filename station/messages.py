@@ -134,6 +134,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "report.row_alarm": ("发热告警", "fever alarm"),
     "stats.title": ("统计 {first} 至 {last}", "statistics {first} to {last}"),
     "stats.by_reason": ("拒绝原因", "denials by reason"),
+    "stats.moved": ("注意：最近 {days} 天台账中没有入厂记录，改为统计到台账最新记录的日期 {last}"
+                    "（用 --until 指定最后一天）",
+                    "note: no entries in the last {days} days; showing the {days} days up to "
+                    "the ledger's newest day, {last} (give --until to choose the last day)"),
     "stats.empty": ("（此期间台账中没有入厂记录）", "(no entries in the ledger for these days)"),
     # command-line messages
     "cli.wrote": ("已写入 {path}", "wrote {path}"),
