@@ -472,10 +472,10 @@ def log_command(config_path: str | None, ledger_path: str | None, day: str | Non
         raise click.UsageError(Localized("usage.date_or_range"))
     since_text = cst_iso(instant_option(since, "--from")) if since else None
     until_text = cst_iso(instant_option(until, "--to")) if until else None
+    one_day = parse_day(day, "--date") if day else None  # bad arguments before the ledger
     with open_ledger(config, ledger_path) as ledger:
-        records = log_records(ledger, day=parse_day(day, "--date") if day else None,
-                              since=since_text, until=until_text, denied=denied, fever=fever,
-                              subject=subject)
+        records = log_records(ledger, day=one_day, since=since_text, until=until_text,
+                              denied=denied, fever=fever, subject=subject)
         if fmt == "csv":
             click.echo(records_csv(records), nl=False)
         elif fmt == "json":
@@ -527,8 +527,9 @@ def report_daily(config_path: str | None, ledger_path: str | None, day: str | No
 
     config = load_config(config_path)
     locale = config.station.locale
+    the_day = parse_day(day, "--date")
     with open_ledger(config, ledger_path) as ledger:
-        result = daily_report(ledger, parse_day(day, "--date"), config.policy)
+        result = daily_report(ledger, the_day, config.policy)
     if csv_path:
         buffer = io.StringIO()
         daily_csv(result, buffer, locale)
@@ -557,9 +558,10 @@ def _visits_report(kind: str, config_path: str | None, ledger_path: str | None,
     config = load_config(config_path)
     locale = config.station.locale
     enterprise = config.station.enterprise or config.station.id
+    the_day = parse_day(day, "--date")
     with open_ledger(config, ledger_path) as ledger:
         register = registers.visit_register(ledger, "vehicle" if kind == "vehicle"
-                                            else "visitor", parse_day(day, "--date"))
+                                            else "visitor", the_day)
     if csv_path:
         write_export(csv_path, registers.register_csv(register, locale), locale)
     if xlsx_path:
@@ -632,9 +634,10 @@ def stats_command(config_path: str | None, ledger_path: str | None, days: int,
 
     config = load_config(config_path)
     locale = config.station.locale
+    last_day = parse_day(until_day, "--until") if until_day is not None else None
     with open_ledger(config, ledger_path) as ledger:
-        if until_day is not None:
-            result = stats(ledger, parse_day(until_day, "--until"), days)
+        if last_day is not None:
+            result = stats(ledger, last_day, days)
         else:
             result, moved = recent_stats(ledger, today_cst(), days)
             if moved:

@@ -111,7 +111,10 @@ def _worded(message: str, locale: Locale) -> str:
                          (_NO_VALUE, "usage.takes_no_value")):
         found = pattern.match(message)
         if found:
-            return text(key, locale, **found.groupdict())
+            fields = found.groupdict()
+            if "args" in fields:  # what the person typed, quoted as typed
+                fields["args"] = " ".join(repr(arg) for arg in fields["args"].split())
+            return text(key, locale, **fields)
     return text("usage.other", locale, message=message)
 
 

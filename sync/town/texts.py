@@ -144,7 +144,7 @@ CLI: dict[str, tuple[str, str]] = {
     "sign-not-base64-text": ("{where}：须为 base64 文本", "{where}: must be base64 text"),
     "sign-not-base64": ("{where}：不是 RFC 4648 base64（标准字母表，= 填充）",
                         "{where}: not RFC 4648 base64 (standard alphabet, = padding)"),
-    "sign-kid-form": ("{value}：密钥 id 为 16 位十六进制，或 8 字节的 base64",
+    "sign-kid-form": ("{value}：密钥编号（kid）为 16 位十六进制，或 8 字节的 base64",
                       "{value}: a key id is 16 hex digits or base64 of 8 bytes"),
     "sign-cannot-read-key": ("{path}：无法读取数据包密钥：{error}",
                              "{path}: cannot read the bundle key: {error}"),
