@@ -676,9 +676,11 @@ def sync(config_path: str | None, once: bool, insecure_token_file: bool, verbose
                         format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore"):  # one line per request and per socket event: noise
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    sys.exit(run_sync(load_config(config_path), once=once,
-                      insecure_token_file=insecure_token_file, allow_simulated=allow_simulated,
-                      report=lambda line: click.echo(line, err=True)))
+    config = load_config(config_path)
+    sys.exit(run_sync(config, once=once, insecure_token_file=insecure_token_file,
+                      allow_simulated=allow_simulated,
+                      report=lambda line: click.echo(localize(line, config.station.locale),
+                                                     err=True)))
 
 
 @main.command("relay-off")

@@ -417,6 +417,27 @@ TEXTS: dict[str, tuple[str, str]] = {
                               "{path}: this ledger was made by `gate-station simulate`; its "
                               "records are not real people and nothing was sent "
                               "(--allow-simulated pushes them marked as simulated)"),
+    # `gate-station sync --once` (sync/client.py): what it did; a fault the town also sees
+    # stays as it is, in [brackets]
+    "sync.progress": ("… 已推送 {pushed} 条，剩余 {left} 条", "… pushed {pushed}, {left} left"),
+    "sync.summary": ("已推送 {pushed} 条，重复 {duplicates} 条，隔离 {quarantined} 条，剩余 "
+                     "{left} 条；数据包：{outcome}（{version}）",
+                     "pushed {pushed}, duplicates {duplicates}, quarantined {quarantined}, "
+                     "{left} left; bundle {outcome} ({version})"),
+    "sync.outcome.not_fetched": ("未取得", "not fetched"),
+    "sync.outcome.applied": ("已采用新包", "applied"),
+    "sync.outcome.unchanged": ("未变", "unchanged"),
+    "sync.outcome.kept": ("拒收，保留原包", "kept"),
+    "sync.outcome.not_pinned": ("收到但未采用（未固定 town.bundle_keys）",
+                                "not applied (no town.bundle_keys)"),
+    "sync.gave_up": ("{seconds} 秒没有进展，已放弃：{fault}",
+                     "gave up after {seconds} s without progress: {fault}"),
+    "sync.unreachable": ("无法连接镇服务器", "the town is unreachable"),
+    "sync.fault": ("[{fault}]", "{fault}"),
+    "sync.interrupted": ("已中断", "interrupted"),
+    "sync.records_left": ("仍有记录未同步", "records left"),
+    "sync.once_kept": ("sync --once：{reason}；{left} 条记录保留在台账中",
+                       "sync --once: {reason}; {left} records kept"),
     "simulate.own_ledger": ("{path}：这是本站自己的台账（ledger.path），模拟只写入自己的台账"
                             "（换一个 --ledger，或不给）",
                             "{path}: this is the station's own ledger (ledger.path); a "
