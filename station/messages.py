@@ -417,6 +417,30 @@ TEXTS: dict[str, tuple[str, str]] = {
                               "{path}: this ledger was made by `gate-station simulate`; its "
                               "records are not real people and nothing was sent "
                               "(--allow-simulated pushes them marked as simulated)"),
+    # console accounts (station/console/cli.py, accounts.py)
+    "account.bad_name": ("用户名 {name}：须为 1–32 个字母、数字、'.'、'_' 或 '-'（可用汉字）",
+                         "user name {name}: must be {rule}"),
+    "account.short_password": ("密码：至少 {count} 个字符",
+                               "password: at least {count} characters"),
+    "account.long_password": ("密码：至多 {count} 个字符",
+                              "password: at most {count} characters"),
+    "account.cannot_open": ("{path}：无法打开控制台账户库：[{error}]",
+                            "{path}: cannot open the console accounts: {error}"),
+    "account.database": ("{path}：[{error}]", "{path}: {error}"),
+    "account.bad_role": ("角色 {role}：须为 officer 或 guard", "role {role}: must be officer or "
+                         "guard"),
+    "account.exists": ("用户 {name} 已存在", "user {name} exists already"),
+    "account.unknown": ("没有用户 {name}", "no user {name}"),
+    "account.added": ("已添加 {name}（{role}）", "added {name} ({role})"),
+    "account.disabled_done": ("已停用 {name}", "disabled {name}"),
+    "account.role.officer": ("安全员", "officer"),
+    "account.role.guard": ("门卫", "guard"),
+    "account.enabled": ("启用", "enabled"),
+    "account.disabled": ("停用", "disabled"),
+    "account.never": ("从未", "never"),
+    "account.last_login": ("最近登录 {when}", "last login {when}"),
+    "account.prompt": ("密码", "Password"),
+    "account.prompt_again": ("再输入一次密码", "Repeat for confirmation"),
     # `gate-station sync --once` (sync/client.py): what it did; a fault the town also sees
     # stays as it is, in [brackets]
     "sync.progress": ("… 已推送 {pushed} 条，剩余 {left} 条", "… pushed {pushed}, {left} left"),

@@ -268,3 +268,27 @@ def test_every_bundle_refusal_is_in_the_catalogue(index: int) -> None:
     zh, en = refused.value.in_locale("zh_CN"), refused.value.in_locale("en")
     assert CJK.search(zh), zh
     assert not CJK.search(en) and en == str(refused.value), en
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_console_accounts_speak_the_locale(tmp_path: Path, locale: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"station:\n  locale: {locale}\ndrivers: fake\nconsole:\n"
+                      f"  accounts_path: {tmp_path}/accounts.db\n")
+    said = []
+    for args, stdin, ok in ((["add", "G001", "--role", "guard"], "long-enough-1\n", True),
+                            (["add", "G002", "--role", "guard"], "short\n", False),
+                            (["add", "G001", "--role", "guard"], "long-enough-1\n", False),
+                            (["list"], "", True), (["disable", "G001"], "", True),
+                            (["disable", "nobody"], "", False)):
+        done = subprocess.run([*STATION, "console", "user", *args, "--config", str(config),
+                               *(["--password-stdin"] if args[0] == "add" else [])],
+                              input=stdin, cwd=ROOT, capture_output=True, text=True,
+                              env={**os.environ, "GATE_STATION_DRIVERS": "fake"}, timeout=120)
+        assert (done.returncode == 0) == ok and "Traceback" not in done.stderr, done.stderr
+        said.append(done.stdout + done.stderr)
+    output = "\n".join(said)
+    if locale == "zh_CN":
+        assert CJK.search(output) and zh_leaks(output) == [], output
+    else:
+        assert leaks(output, "en") == [], output
