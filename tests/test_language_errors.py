@@ -221,7 +221,7 @@ def refusal_cases() -> list[Callable[[], object]]:
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     from station.bundle_keys import pinned_keys
-    from station.signed_bundle import open_envelope, parse_document
+    from station.signed_bundle import MAX_BUNDLE_BYTES, BundleInbox, open_envelope, parse_document
 
     key = ed25519.Ed25519PrivateKey.generate()
     from cryptography.hazmat.primitives import serialization
@@ -258,10 +258,21 @@ def refusal_cases() -> list[Callable[[], object]]:
         lambda: parse_document(json.dumps({**good, "trust": {"keys": 1}}).encode()),
         lambda: parse_document(json.dumps({**good, "rules": {"fever_threshold_c": 99}}
                                           ).encode()),
+        lambda: BundleInbox(Path("/nonexistent/bundle.json"), [spki]).receive(
+            b" " * (MAX_BUNDLE_BYTES + 1), dt.datetime.now(dt.UTC)),
+        lambda: BundleInbox(Path("/nonexistent/bundle.json"), []).receive(
+            envelope(), dt.datetime.now(dt.UTC)),
     ]
 
 
-@pytest.mark.parametrize("index", range(18))
+REFUSALS = 20
+
+
+def test_the_refusal_cases_are_all_run() -> None:
+    assert len(refusal_cases()) == REFUSALS
+
+
+@pytest.mark.parametrize("index", range(REFUSALS))
 def test_every_bundle_refusal_is_in_the_catalogue(index: int) -> None:
     with pytest.raises(StationError) as refused:
         refusal_cases()[index]()
