@@ -228,8 +228,17 @@ def decode(config_path: str | None, files: tuple[str, ...], as_json: bool) -> No
     for name in files:
         start = time.perf_counter()
         try:
-            texts = chain.decode(read_image(name))
+            image = read_image(name)
         except DeviceError as error:
+            unreadable += 1
+            if as_json:
+                click.echo(json.dumps({"file": name, "error": str(error)}, ensure_ascii=False))
+            else:
+                click.echo(tr("cli.not_image", locale, file=name), err=True)
+            continue
+        try:
+            texts = chain.decode(image)
+        except DeviceError as error:  # a decoder's own failure: quoted as it gave it
             unreadable += 1
             if as_json:
                 click.echo(json.dumps({"file": name, "error": str(error)}, ensure_ascii=False))
@@ -296,7 +305,11 @@ def verify_code(config_path: str | None, text: str | None, image: str | None,
     if (text is None) == (image is None):
         raise click.UsageError(Localized("usage.code_or_file"))
     if image is not None:
-        texts = DecoderChain(config.scanner.decoders).decode(read_image(image))
+        try:
+            frame = read_image(image)
+        except DeviceError:
+            raise StationError(key="cli.not_image", file=image) from None
+        texts = DecoderChain(config.scanner.decoders).decode(frame)
         if not texts:
             raise StationError(tr("cli.no_qr_in_image", locale, file=image))
         text = texts[0]

@@ -142,7 +142,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     # command-line messages
     "cli.wrote": ("已写入 {path}", "wrote {path}"),
     "cli.no_code_found": ("{file}：未找到二维码", "{file}: no code found"),
-    "cli.decode_error": ("{file}：错误：{error}", "{file}: error: {error}"),
+    "cli.decode_error": ("{file}：错误：[{error}]", "{file}: error: {error}"),
+    "cli.not_image": ("{file}：不是可读取的图片", "{file}: not a readable image"),
     "cli.check_ok": ("{path}：配置正确", "{path}: ok"),
     "cli.no_bundle_keys": (
         "{source}:town.bundle_keys：警告：未固定数据包公钥，从镇上收到的数据包不会被采用",

@@ -98,6 +98,10 @@ STATION_CASES: dict[str, Case] = {
     "code and qr": lambda p, c: ["simulate", str(p["base"] / "two-things.yaml"), "--config", c],
     "two things": lambda p, c: ["simulate", str(p["base"] / "fault-and-exit.yaml"),
                                 "--config", c],
+    # an image file that is not one
+    "decode not an image": lambda p, c: ["decode", str(p["regular"]), "--config", c],
+    "verify not an image": lambda p, c: ["verify-code", "--file", str(p["regular"]),
+                                         "--config", c],
     # click's usage errors
     "missing argument": lambda p, c: ["decode", "--config", c],
     "no such option": lambda p, c: ["log", "--fevr", "--config", c],
