@@ -23,6 +23,12 @@ from pathlib import Path
 import pytest
 
 from station.errors import StationError
+from tests.test_hostile_args import cases as hostile_cases
+from tests.test_hostile_args import (
+    generic_cases,
+    invoke,
+    place,  # noqa: F401  (its fixture: the hostile files)
+)
 from tests.test_language import CJK, leaks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +59,7 @@ def zh_leaks(output: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def place(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from station.keys import new_signing_key, save_key_pair
 
     base = tmp_path_factory.mktemp("language-errors")
@@ -127,10 +133,10 @@ STATION_CASES: dict[str, Case] = {
 
 @pytest.mark.parametrize("locale", ["zh_CN", "en"])
 @pytest.mark.parametrize("case", sorted(STATION_CASES))
-def test_station_errors_speak_only_their_locale(place: dict[str, Path], case: str,
+def test_station_errors_speak_only_their_locale(files: dict[str, Path], case: str,
                                                 locale: str) -> None:
-    config = str(place["base"] / f"{locale}.yaml")
-    done = subprocess.run([*STATION, *STATION_CASES[case](place, config)], cwd=ROOT,
+    config = str(files["base"] / f"{locale}.yaml")
+    done = subprocess.run([*STATION, *STATION_CASES[case](files, config)], cwd=ROOT,
                           env={**os.environ, "GATE_STATION_DRIVERS": "fake"},
                           capture_output=True, text=True, timeout=120)
     output = done.stdout + done.stderr
@@ -177,11 +183,11 @@ def town_env(locale: str | None) -> dict[str, str]:
 
 @pytest.mark.parametrize("how", ["default", "--locale en", "TOWN_LOCALE=en"])
 @pytest.mark.parametrize("case", sorted(TOWN_CASES))
-def test_town_errors_speak_only_their_locale(place: dict[str, Path], case: str,
+def test_town_errors_speak_only_their_locale(files: dict[str, Path], case: str,
                                              how: str) -> None:
     option = ["--locale", "en"] if how == "--locale en" else []
     env = town_env("en" if how == "TOWN_LOCALE=en" else None)
-    done = subprocess.run([*TOWN, *option, *TOWN_CASES[case](place)], cwd=place["base"],
+    done = subprocess.run([*TOWN, *option, *TOWN_CASES[case](files)], cwd=files["base"],
                           env=env, capture_output=True, text=True, timeout=120)
     output = done.stdout + done.stderr
     assert done.returncode != 0 and "Traceback" not in output, output
@@ -307,3 +313,26 @@ def test_console_accounts_speak_the_locale(tmp_path: Path, locale: str) -> None:
         assert CJK.search(output) and zh_leaks(output) == [], output
     else:
         assert leaks(output, "en") == [], output
+
+
+# Every hostile case of tests/test_hostile_args.py (its configs leave the locale at zh_CN):
+# whatever a command prints for people is Chinese. Machine formats (JSON, the CSV export on
+# stdout) and data (the station id) are not language.
+SWEEP_ALLOWED = {"Unix", "start", "events", "chmod", "gate"}
+
+
+def _for_people(text: str) -> str:
+    return "\n".join(line for line in text.splitlines()
+                     if not line.lstrip("\ufeff").startswith(("{", "seq,")))
+
+
+@pytest.mark.parametrize("args", hostile_cases() + generic_cases(),
+                         ids=lambda a: " ".join(a))
+def test_every_hostile_case_is_said_in_chinese(args: tuple[str, ...],
+                                               place: dict[str, str],  # noqa: F811  (the imported fixture)
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(place["base"])
+    _code, text, error = invoke(args, place)
+    assert error is None and "Traceback" not in text, text
+    bad = [word for word in zh_leaks(_for_people(text)) if word not in SWEEP_ALLOWED]
+    assert bad == [], text
