@@ -30,6 +30,7 @@ from tests.test_hostile_args import (
     place,  # noqa: F401  (its fixture: the hostile files)
 )
 from tests.test_language import CJK, leaks
+from tests.test_town_cli import HOSTILE as TOWN_HOSTILE
 
 ROOT = Path(__file__).resolve().parent.parent
 STATION = [sys.executable, "-c", "from station.cli import main; main()"]
@@ -43,7 +44,7 @@ TECHNICAL = {"EdDSA", "Ed25519", "ECDSA", "P", "PEM", "DER", "SubjectPublicKeyIn
              "IMAGE", "SOURCE", "ID", "FILES", "green", "yellow", "red", "table", "csv", "json",
              "outside-municipality", "SUBJECT", "bundle", "FILE", "KEY", "export", "sign",
              "import", "serve", "risk-district", "key-population",
-             "base"}  # base64
+             "VALUE", "base"}  # base64
 # a command's path before its colon (`gate-station log：…`, `town-server issue-code：…`),
 # and a JSON field path before its colon (`keys[0].kid：…`): names, not language
 NAMES = [re.compile(r"\b(?:gate-station|town-server)(?: [a-z][a-z-]*)*(?=[:：]| --help)"),
@@ -322,8 +323,16 @@ SWEEP_ALLOWED = {"Unix", "start", "events", "chmod", "gate"}
 
 
 def _for_people(text: str) -> str:
-    return "\n".join(line for line in text.splitlines()
-                     if not line.lstrip("\ufeff").startswith(("{", "seq,")))
+    """The lines for people: without JSON (one line, or indented over many) and CSV."""
+    kept, in_json = [], False
+    for line in text.splitlines():
+        if line == "{":
+            in_json = True
+        if not in_json and not line.lstrip("\ufeff").startswith(("{", "seq,")):
+            kept.append(line)
+        if line == "}":
+            in_json = False
+    return "\n".join(kept)
 
 
 @pytest.mark.parametrize("args", hostile_cases() + generic_cases(),
@@ -336,3 +345,31 @@ def test_every_hostile_case_is_said_in_chinese(args: tuple[str, ...],
     assert error is None and "Traceback" not in text, text
     bad = [word for word in zh_leaks(_for_people(text)) if word not in SWEEP_ALLOWED]
     assert bad == [], text
+
+
+@pytest.mark.parametrize("make_args", TOWN_HOSTILE, ids=range(len(TOWN_HOSTILE)))
+def test_every_hostile_town_case_is_said_in_chinese(
+        tmp_path: Path, make_args: Callable[[Path, Path], list[str]]) -> None:
+    """tests/test_town_cli.py's hostile cases, run in the town's default locale."""
+    from click.testing import CliRunner
+
+    from station.keys import new_signing_key, save_key_pair
+    from sync.town.cli import main as town_main
+
+    runner = CliRunner(env={"TOWN_LOCALE": None})
+    db = tmp_path / "town.db"
+    assert runner.invoke(town_main, ["db", "init", "--db", str(db)]).exit_code == 0
+    (tmp_path / "file").write_text("a regular file, not a directory")
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "garbage").write_bytes(b"\x00\xffnot anything\n" * 10)
+    (tmp_path / "brace").write_text("{ not json")
+    private, _ = save_key_pair(new_signing_key(), tmp_path / "issuer")
+    private.rename(tmp_path / "issuer.key")
+    args = make_args(tmp_path, db)
+    result = runner.invoke(town_main, args)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    output = _for_people(result.output)
+    if result.exit_code != 0:
+        assert CJK.search(output), output
+    typed = set(re.findall(r"[A-Za-z][A-Za-z-]*[A-Za-z]|[A-Za-z]+", " ".join(args)))  # data
+    assert [word for word in zh_leaks(output) if word not in typed] == [], output
