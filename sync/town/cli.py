@@ -234,7 +234,8 @@ def serve(db_path: str, host: str, port: int, silent_after: str, bundle_key: str
     if key is not None:
         store.sign_if_needed(key, lifetime)
     settings = Settings(silent_after=_duration(silent_after, "--silent-after"), bundle_key=key,
-                        bundle_lifetime=lifetime, retention_days=retention_days)
+                        bundle_lifetime=lifetime, retention_days=retention_days,
+                        locale=town_locale())
     uvicorn.run(create_app(store, settings), host=host, port=port, log_level=log_level,
                 server_header=False)
 

@@ -1,6 +1,7 @@
 """Every sentence the town server shows a person, in one place.
 
-The town's staff read Chinese first: dashboard labels are "中文 English" pairs. The
+The town's staff read Chinese first: the dashboard is in Chinese, English by the switch at
+its top (a cookie per browser; the default is the server's `--locale`). The
 `town-server` command line speaks the administrator's locale, like the station's: zh_CN
 unless `--locale en` (or `TOWN_LOCALE=en`); each sentence is a (Chinese, English) pair in
 `CLI`, and `cli()` gives a `TownText` whose str is the English one. API error details and
@@ -186,45 +187,47 @@ CLI: dict[str, tuple[str, str]] = {
     "cannot-use-path": ("{path}：{error}", "{path}: {error}"),
 }
 
-HTML: dict[str, str] = {
-    "title": "红炉镇 入厂检测 · town dashboard",
-    "login-title": "登录 Login",
-    "login-label": "管理令牌 Admin token",
-    "login-button": "登录 Log in",
-    "login-bad": "管理令牌无效 Unknown or revoked admin token.",
-    "login-expired": "表单已过期，请重试 The form expired; try again.",
-    "logout": "退出 Log out",
-    "api-docs": "接口文档 API docs",
-    "stations": "站点 Stations",
-    "station": "站点 station",
-    "enterprise": "企业 enterprise",
-    "last-heartbeat": "最近心跳 last heartbeat",
-    "status": "状态 status",
-    "backlog": "积压 backlog",
-    "faults": "故障 faults",
-    "acked": "已确认 acked through",
-    "never": "从未上线 never heard from",
-    "silent": "已失联 {minutes} 分钟 silent for {minutes} min",
-    "online": "在线 online",
-    "disabled": "已停用 disabled",
-    "today": "今日 Today ({day})",
-    "entries": "入厂 entries",
-    "admitted": "准入 admitted",
-    "denied": "拒绝 denied",
-    "vehicles": "车辆 vehicles",
-    "visitors": "访客 visitors",
-    "alarms": "发热告警（未处理在前） Fever alarms (unhandled first)",
-    "time": "时间 time",
-    "subject": "人员 subject",
-    "name": "姓名 name",
-    "handled": "处理 handled",
-    "unhandled": "未处理 unhandled",
-    "bundle": "下发包 Bundle",
-    "bundle-serial": "序号 serial {serial}, 有效至 expires {expires}, 签名密钥 key {kid_hex}",
-    "bundle-none": "尚未签发 none signed yet",
-    "bundle-stale": "内容已变更，待重新签发 changed since it was signed: sign a new one",
-    "simulated": "模拟 simulated",
-    "updated": "更新于 updated",
+HTML: dict[str, tuple[str, str]] = {
+    "title": ("红炉镇 入厂检测", "Honglu town: gate checks"),
+    "login-title": ("登录", "Log in"),
+    "login-label": ("管理令牌", "Admin token"),
+    "login-button": ("登录", "Log in"),
+    "login-bad": ("管理令牌无效", "Unknown or revoked admin token."),
+    "login-expired": ("表单已过期，请重试", "The form expired; try again."),
+    "logout": ("退出", "Log out"),
+    "api-docs": ("接口文档", "API docs"),
+    "switch": ("English", "中文"),  # the other language, in its own words
+    "stations": ("站点", "Stations"),
+    "station": ("站点", "station"),
+    "enterprise": ("企业", "enterprise"),
+    "last-heartbeat": ("最近心跳", "last heartbeat"),
+    "status": ("状态", "status"),
+    "backlog": ("积压", "backlog"),
+    "faults": ("故障", "faults"),
+    "acked": ("已确认", "acked through"),
+    "never": ("从未上线", "never heard from"),
+    "silent": ("已失联 {minutes} 分钟", "silent for {minutes} min"),
+    "online": ("在线", "online"),
+    "disabled": ("已停用", "disabled"),
+    "today": ("今日（{day}）", "Today ({day})"),
+    "entries": ("入厂", "entries"),
+    "admitted": ("准入", "admitted"),
+    "denied": ("拒绝", "denied"),
+    "vehicles": ("车辆", "vehicles"),
+    "visitors": ("访客", "visitors"),
+    "alarms": ("发热告警（未处理在前）", "Fever alarms (unhandled first)"),
+    "time": ("时间", "time"),
+    "subject": ("人员", "subject"),
+    "name": ("姓名", "name"),
+    "handled": ("处理", "handled"),
+    "unhandled": ("未处理", "unhandled"),
+    "bundle": ("下发包", "Bundle"),
+    "bundle-serial": ("序号 {serial}，有效至 {expires}，签名密钥 {kid_hex}",
+                      "serial {serial}, expires {expires}, key {kid_hex}"),
+    "bundle-none": ("尚未签发", "none signed yet"),
+    "bundle-stale": ("内容已变更，待重新签发", "changed since it was signed: sign a new one"),
+    "simulated": ("模拟", "simulated"),
+    "updated": ("更新于", "updated"),
 }
 
 
@@ -255,6 +258,7 @@ def cli(message: str, /, **fields: Any) -> TownText:
     return TownText(message, **fields)
 
 
-def html(label: str, /, **fields: Any) -> str:
-    """A dashboard label (not yet HTML-escaped: the caller escapes)."""
-    return HTML[label].format(**fields)
+def html(label: str, /, locale: Locale = "zh_CN", **fields: Any) -> str:
+    """A dashboard label in `locale` (not yet HTML-escaped: the caller escapes)."""
+    zh, en = HTML[label]
+    return (zh if locale == "zh_CN" else en).format(**fields)
