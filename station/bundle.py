@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from station.config import PolicySettings, _nest
-from station.errors import ConfigError, StationError
+from station.errors import ConfigError, Localized, StationError
 from station.trust import TrustError, TrustList
 
 log = logging.getLogger("gate-station.bundle")
@@ -70,7 +70,7 @@ def apply_rules(policy: PolicySettings, rules: dict[str, Any], label: str = "rul
     try:
         return policy.with_overrides(known, label)
     except ConfigError as error:
-        raise BundleError(str(error)) from None
+        raise BundleError(error) from None  # its problems, each in the locale
 
 
 def check_rules(rules: dict[str, Any]) -> PolicySettings:
@@ -94,18 +94,19 @@ class Bundle:
 
 def parse_bundle(document: Any, source: str = "bundle") -> Bundle:
     if not isinstance(document, dict):
-        raise BundleError(f"{source}: must be a JSON object")
+        raise BundleError(key="doc.not_object", where=source)
     version, trust, rules = document.get("version"), document.get("trust"), document.get("rules")
     if not isinstance(version, str) or not version:
-        raise BundleError(f"{source}: version must be text")
+        raise BundleError(key="doc.field_must_be_text", where=source, name="version")
     if not isinstance(rules, dict):
-        raise BundleError(f"{source}: rules must be an object")
+        raise BundleError(key="doc.field_must_be_object", where=source, name="rules")
     try:
         trust_list = TrustList.from_document(trust, f"{source}: trust")
     except TrustError as error:
-        raise BundleError(str(error)) from None
+        raise BundleError(error.message) from None
     check_rules(rules)
-    warnings = [f"{source}: rules.{name}: unknown rule, ignored" for name in known_rules(rules)[1]]
+    warnings = [Localized("doc.unknown_rule", where=f"{source}: rules.{name}")
+                for name in known_rules(rules)[1]]
     for warning in warnings:
         log.warning("%s", warning)
     return Bundle(version, trust_list, rules, document, tuple(warnings))

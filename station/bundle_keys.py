@@ -2,7 +2,9 @@
 
 `town.bundle_keys` in config.yaml lists them; a signed bundle may replace the list (rotation).
 A kid is the first 8 bytes of SHA-256 over the DER SubjectPublicKeyInfo, as for issuer keys.
-Imports nothing of the project, so config validation can use it.
+Imports only the error tree of the project (config validation uses it). A ValueError raised
+here carries one catalogue sentence (`Localized`): English as str, the configured locale where
+a person reads it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import binascii
 import hashlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
+
+from station.errors import Localized, value_reason
 
 if TYPE_CHECKING:  # cryptography is imported where keys are used, not to check config.yaml
     from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -36,11 +40,11 @@ def check_bundle_key(spki_b64: str) -> None:
     try:
         spki = strict_b64decode(spki_b64)
     except binascii.Error:
-        raise ValueError("not base64 (RFC 4648, with padding)") from None
+        raise ValueError(Localized("bundle_key.not_base64")) from None
     if len(spki) == ED25519_SPKI_LENGTH and spki.startswith(ED25519_SPKI_HEADER):
         return
     bundle_key(spki_b64)  # raises the precise reason
-    raise ValueError("not an Ed25519 key (bundle keys are Ed25519)")
+    raise ValueError(Localized("bundle_key.not_ed25519"))
 
 
 def check_pinned_keys(spkis: Iterable[str]) -> None:
@@ -49,7 +53,8 @@ def check_pinned_keys(spkis: Iterable[str]) -> None:
         try:
             check_bundle_key(text)
         except ValueError as error:
-            raise ValueError(f"[{index}]: {error}") from None
+            raise ValueError(Localized("bundle_key.entry", index=index,
+                                        error=value_reason(error))) from None
 
 
 def bundle_key(spki_b64: str) -> tuple[bytes, ed25519.Ed25519PublicKey]:
@@ -60,13 +65,13 @@ def bundle_key(spki_b64: str) -> tuple[bytes, ed25519.Ed25519PublicKey]:
     try:
         spki = strict_b64decode(spki_b64)
     except binascii.Error:
-        raise ValueError("not base64 (RFC 4648, with padding)") from None
+        raise ValueError(Localized("bundle_key.not_base64")) from None
     try:
         key = load_der_public_key(spki)
     except (ValueError, TypeError):
-        raise ValueError("not a DER SubjectPublicKeyInfo") from None
+        raise ValueError(Localized("bundle_key.not_spki")) from None
     if not isinstance(key, ed25519.Ed25519PublicKey):
-        raise ValueError("not an Ed25519 key (bundle keys are Ed25519)")
+        raise ValueError(Localized("bundle_key.not_ed25519"))
     return hashlib.sha256(spki).digest()[:8], key
 
 
@@ -77,6 +82,7 @@ def pinned_keys(spkis: Iterable[str]) -> PinnedKeys:
         try:
             kid, key = bundle_key(text)
         except ValueError as error:
-            raise ValueError(f"[{index}]: {error}") from None
+            raise ValueError(Localized("bundle_key.entry", index=index,
+                                        error=value_reason(error))) from None
         keys[kid] = key
     return keys

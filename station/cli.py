@@ -21,9 +21,17 @@ import click
 
 from station import config as config_module
 from station.config import Config
-from station.errors import ConfigError, DeviceError, Localized, StationError, localize
+from station.errors import (
+    ConfigError,
+    DeviceError,
+    Localized,
+    StationError,
+    localize,
+    value_reason,
+)
 from station.messages import Locale, os_error_text, reason_message, word
 from station.messages import text as tr  # `text` is a common argument name here
+from station.usage import OneLineUsageError, is_help_request, one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,13 +40,38 @@ LOCALE_META = "gate_station.locale"  # ctx.meta: the loaded config's locale
 CONFIG_META = "gate_station.config_path"  # ctx.meta: the config file being loaded
 
 
+ARGS_META = "gate_station.args"  # ctx.meta: the command line as given, to find --config
+
+
 class StationGroup(click.Group):
-    """A click group that turns StationError into a one-line message and exit status, in
-    the locale of the loaded config (see `error_locale`)."""
+    """A click group that turns StationError and click's usage errors into a one-line
+    message and exit status, in the locale of the loaded config (see `error_locale`)."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        given = list(args)
+        if parent is None:  # the program's name, also when run as `python -c` or `-m`
+            info_name = "gate-station"
+        try:
+            ctx = super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as error:
+            if is_help_request(error):
+                raise
+            raise one_line(error, args_locale(given), "gate-station") from None
+        ctx.meta[ARGS_META] = given
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except OneLineUsageError:
+            raise
+        except click.UsageError as error:
+            if is_help_request(error):
+                raise
+            locale = (error_locale(ctx) if LOCALE_META in ctx.meta or CONFIG_META in ctx.meta
+                      else args_locale(ctx.meta.get(ARGS_META, [])))
+            raise one_line(error, locale, ctx.command_path) from None
         except ConfigError as error:
             locale = error_locale(ctx)
             for problem in error.problems:
@@ -61,14 +94,40 @@ def error_locale(ctx: click.Context) -> Locale:
     if loaded in ("zh_CN", "en"):
         return loaded  # type: ignore[no-any-return]
     path = ctx.meta.get(CONFIG_META)
-    if path is None:
-        return "zh_CN"
+    return "zh_CN" if path is None else file_locale(path)
+
+
+def file_locale(path: str | Path) -> Locale:
+    """`station.locale` of a config file read leniently (a duplicate key elsewhere keeps the
+    locale), zh_CN when the file cannot be read or does not say."""
     from station.yamlfile import peek_yaml_file
 
-    data = peek_yaml_file(path)  # lenient: a duplicate key elsewhere keeps the locale
+    data = peek_yaml_file(path)
     station = data.get("station") if isinstance(data, dict) else None
     locale = station.get("locale") if isinstance(station, dict) else None
     return locale if locale in ("zh_CN", "en") else "zh_CN"
+
+
+def args_locale(args: list[str]) -> Locale:
+    """The locale for an error found before any config is loaded (click's usage errors):
+    that of the config `--config` names on the command line (wherever it stands), else of
+    the default config file (./config.yaml, then /etc/gate-station/config.yaml); zh_CN when
+    there is none or it does not say."""
+    path: str | None = None
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--config" and index + 1 < len(args):
+            path = args[index + 1]
+        elif arg.startswith("--config="):
+            path = arg.partition("=")[2]
+        if path is not None:  # the first one given
+            break
+    try:
+        found = config_module.find_config(path) if path is None else Path(path)
+    except (OSError, StationError):
+        return "zh_CN"
+    return "zh_CN" if found is None else file_locale(found)
 
 
 CONFIG_HELP = "config file (default ./config.yaml, then /etc/gate-station/config.yaml)"
@@ -84,7 +143,7 @@ def chosen_config_path(path: str | None) -> str | None:
     context = click.get_current_context(silent=True)
     before = context.find_root().params.get("config_path") if context else None
     if path is not None and before is not None and Path(path) != Path(before):
-        raise click.UsageError(f"--config given twice: {before} and {path}")
+        raise click.UsageError(Localized("usage.config_twice", first=before, second=path))
     return path if path is not None else before
 
 
@@ -169,8 +228,17 @@ def decode(config_path: str | None, files: tuple[str, ...], as_json: bool) -> No
     for name in files:
         start = time.perf_counter()
         try:
-            texts = chain.decode(read_image(name))
+            image = read_image(name)
         except DeviceError as error:
+            unreadable += 1
+            if as_json:
+                click.echo(json.dumps({"file": name, "error": str(error)}, ensure_ascii=False))
+            else:
+                click.echo(tr("cli.not_image", locale, file=name), err=True)
+            continue
+        try:
+            texts = chain.decode(image)
+        except DeviceError as error:  # a decoder's own failure: quoted as it gave it
             unreadable += 1
             if as_json:
                 click.echo(json.dumps({"file": name, "error": str(error)}, ensure_ascii=False))
@@ -235,9 +303,13 @@ def verify_code(config_path: str | None, text: str | None, image: str | None,
     config = load_config(config_path)
     locale = config.station.locale
     if (text is None) == (image is None):
-        raise click.UsageError("give the code TEXT or --file IMAGE (one of them)")
+        raise click.UsageError(Localized("usage.code_or_file"))
     if image is not None:
-        texts = DecoderChain(config.scanner.decoders).decode(read_image(image))
+        try:
+            frame = read_image(image)
+        except DeviceError:
+            raise StationError(key="cli.not_image", file=image) from None
+        texts = DecoderChain(config.scanner.decoders).decode(frame)
         if not texts:
             raise StationError(tr("cli.no_qr_in_image", locale, file=image))
         text = texts[0]
@@ -257,7 +329,7 @@ def verify_code(config_path: str | None, text: str | None, image: str | None,
     try:
         now = parse_instant(at) if at else dt.datetime.now(dt.UTC)
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--at") from None
+        raise click.BadParameter(value_reason(error), param_hint="--at") from None
     try:
         claims = verify(text, trust, now, skew=policy.skew_s,
                         max_lifetime_s=policy.max_code_lifetime_h * 3600)
@@ -378,7 +450,16 @@ def parse_day(value: str | None, param: str) -> dt.date:
     try:
         return parse_date(value)
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint=param) from None
+        raise click.BadParameter(value_reason(error), param_hint=param) from None
+
+
+def instant_option(value: str, param: str) -> dt.datetime:
+    from station.timeparse import parse_instant
+
+    try:
+        return parse_instant(value)
+    except ValueError as error:
+        raise click.BadParameter(value_reason(error), param_hint=param) from None
 
 
 @main.command("log")
@@ -397,20 +478,17 @@ def log_command(config_path: str | None, ledger_path: str | None, day: str | Non
     """The ledger's records, filtered (CSV opens in Excel; JSON one object per line)."""
     from station.present import record_json, records_csv, table_header, table_row
     from station.reports import log_records
-    from station.timeparse import cst_iso, parse_instant
+    from station.timeparse import cst_iso
 
     config = load_config(config_path)
     if day is not None and (since or until):
-        raise click.UsageError("give --date, or --from/--to, not both")
-    try:
-        since_text = cst_iso(parse_instant(since)) if since else None
-        until_text = cst_iso(parse_instant(until)) if until else None
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
+        raise click.UsageError(Localized("usage.date_or_range"))
+    since_text = cst_iso(instant_option(since, "--from")) if since else None
+    until_text = cst_iso(instant_option(until, "--to")) if until else None
+    one_day = parse_day(day, "--date") if day else None  # bad arguments before the ledger
     with open_ledger(config, ledger_path) as ledger:
-        records = log_records(ledger, day=parse_day(day, "--date") if day else None,
-                              since=since_text, until=until_text, denied=denied, fever=fever,
-                              subject=subject)
+        records = log_records(ledger, day=one_day, since=since_text, until=until_text,
+                              denied=denied, fever=fever, subject=subject)
         if fmt == "csv":
             click.echo(records_csv(records), nl=False)
         elif fmt == "json":
@@ -462,8 +540,9 @@ def report_daily(config_path: str | None, ledger_path: str | None, day: str | No
 
     config = load_config(config_path)
     locale = config.station.locale
+    the_day = parse_day(day, "--date")
     with open_ledger(config, ledger_path) as ledger:
-        result = daily_report(ledger, parse_day(day, "--date"), config.policy)
+        result = daily_report(ledger, the_day, config.policy)
     if csv_path:
         buffer = io.StringIO()
         daily_csv(result, buffer, locale)
@@ -492,9 +571,10 @@ def _visits_report(kind: str, config_path: str | None, ledger_path: str | None,
     config = load_config(config_path)
     locale = config.station.locale
     enterprise = config.station.enterprise or config.station.id
+    the_day = parse_day(day, "--date")
     with open_ledger(config, ledger_path) as ledger:
         register = registers.visit_register(ledger, "vehicle" if kind == "vehicle"
-                                            else "visitor", parse_day(day, "--date"))
+                                            else "visitor", the_day)
     if csv_path:
         write_export(csv_path, registers.register_csv(register, locale), locale)
     if xlsx_path:
@@ -548,7 +628,9 @@ def report_visitors(config_path: str | None, ledger_path: str | None, day: str |
 @config_option
 @ledger_option
 @click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True)
-@click.option("--until", "until_day", help="last day, YYYY-MM-DD (default: today)")
+@click.option("--until", "until_day",
+              help="last day, YYYY-MM-DD (default: today; when the last days hold no entry, "
+                   "the ledger's newest day, and a note says so)")
 @click.option("--json", "as_json", is_flag=True, help="print the statistics as JSON")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
               help="also write entries per day as CSV (UTF-8 with BOM, opens in Excel)")
@@ -561,12 +643,19 @@ def stats_command(config_path: str | None, ledger_path: str | None, days: int,
     import io
 
     from station.present import stats_csv, stats_json, stats_text
-    from station.reports import stats
+    from station.reports import recent_stats, stats
 
     config = load_config(config_path)
     locale = config.station.locale
+    last_day = parse_day(until_day, "--until") if until_day is not None else None
     with open_ledger(config, ledger_path) as ledger:
-        result = stats(ledger, parse_day(until_day, "--until"), days)
+        if last_day is not None:
+            result = stats(ledger, last_day, days)
+        else:
+            result, moved = recent_stats(ledger, today_cst(), days)
+            if moved:
+                click.echo(tr("stats.moved", locale, days=days, last=result.last_day),
+                           err=True)
     if csv_path:
         buffer = io.StringIO()
         stats_csv(result, buffer, locale)
@@ -600,9 +689,11 @@ def sync(config_path: str | None, once: bool, insecure_token_file: bool, verbose
                         format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore"):  # one line per request and per socket event: noise
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    sys.exit(run_sync(load_config(config_path), once=once,
-                      insecure_token_file=insecure_token_file, allow_simulated=allow_simulated,
-                      report=lambda line: click.echo(line, err=True)))
+    config = load_config(config_path)
+    sys.exit(run_sync(config, once=once, insecure_token_file=insecure_token_file,
+                      allow_simulated=allow_simulated,
+                      report=lambda line: click.echo(localize(line, config.station.locale),
+                                                     err=True)))
 
 
 @main.command("relay-off")

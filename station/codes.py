@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from station.errors import StationError
+from station.errors import Localized, StationError
 from station.trust import TrustList
 
 PREFIX = "THP1:"
@@ -84,7 +84,8 @@ class Origin(IntEnum):
             return cls[word.upper().replace("-", "_")]
         except KeyError:
             known = ", ".join(o.word for o in cls)
-            raise ValueError(f"unknown origin {word!r}; known: {known}") from None
+            raise ValueError(Localized("codes.unknown_origin", value=repr(word), known=known)
+                             ) from None
 
 
 def epoch_day(day: dt.date) -> int:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from station.bundle_keys import check_pinned_keys
-from station.errors import ConfigError, Localized
+from station.errors import ConfigError, Localized, value_reason
 from station.ids import STATION_ID_RULE, is_station_id
 from station.problems import problems
 from station.yamlfile import YamlError, load_yaml_file
@@ -322,7 +322,8 @@ class TownSettings(Section):
             try:
                 check_pinned_keys(value)
             except ValueError as error:
-                raise ValueError(Localized("config.bundle_key", error=error)) from None
+                raise ValueError(Localized("config.bundle_key",
+                                           error=value_reason(error))) from None
         return value
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "StationError",
     "ThermometerError",
     "localize",
+    "value_reason",
 ]
 
 
@@ -35,7 +36,7 @@ class Localized(str):
     key: str
     fields: dict[str, object]
 
-    def __new__(cls, key: str, **fields: object) -> Localized:
+    def __new__(cls, key: str, /, **fields: object) -> Localized:
         made = super().__new__(cls, _render(key, "en", fields))
         made.key = key
         made.fields = fields
@@ -53,6 +54,14 @@ def localize(message: object, locale: Locale) -> str:
     if isinstance(message, OSError) and not isinstance(message, DeviceError):
         return os_error_text(message, locale)
     return str(message)
+
+
+def value_reason(error: Exception) -> str:
+    """The reason an exception gives, kept as a catalogue sentence when it is one (a
+    ValueError raised with one Localized, e.g. by the time parsers or a key check), else its
+    str() — to pass on to another error or to `click.BadParameter`."""
+    reason = error.args[0] if len(error.args) == 1 else None
+    return reason if isinstance(reason, Localized) else str(error)
 
 
 def _render(key: str, locale: Locale, fields: dict[str, object]) -> str:

@@ -383,8 +383,10 @@ class Ledger:
                 self._migrate()
             self.epoch = self._meta("epoch")
             self.is_simulated = self._optional_meta("simulated") is not None
-        except (sqlite3.Error, OSError) as error:
-            raise LedgerError(key="ledger.cannot_open", path=self.path, error=str(error)) from None
+        except (sqlite3.Error, OSError) as error:  # the OS's reason without the path again
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            raise LedgerError(key="ledger.cannot_open", path=self.path, error=str(reason)
+                              ) from None
         if simulated and not self.is_simulated:
             self._conn.close()
             raise LedgerError(key="ledger.not_simulated", path=self.path)

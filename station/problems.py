@@ -40,17 +40,19 @@ def dotted_key(location: tuple[int | str, ...]) -> str:
 
 def problems(error: ValidationError, source: str, *, separator: str = ":",
              key: Callable[[tuple[int | str, ...]], str] = dotted_key) -> list[str]:
-    """Every problem of `error` as `source{separator}KEY: what is wrong`, in pydantic's order
-    (each a Localized when its type is mapped)."""
+    """Every problem of `error` as `source{separator}KEY: what is wrong`, in pydantic's order,
+    each a Localized (a type not mapped keeps pydantic's English problem; `key` may return
+    a Localized location, e.g. a scenario's `event N`)."""
     lines: list[str] = []
     for item in error.errors(include_url=False):
-        where = f"{source}{separator}{key(tuple(item['loc']))}"
+        located = key(tuple(item["loc"]))
+        where: str = (Localized("problem.where", source=source, separator=separator,
+                                place=located) if isinstance(located, Localized)
+                      else f"{source}{separator}{located}")
         message = item["msg"].removeprefix("Value error, ")
         problem = problem_text(item["type"], message, item.get("ctx") or {})
-        if problem is None:
-            lines.append(f"{where}: {message}")
-        else:
-            lines.append(Localized("problem.line", where=where, problem=problem))
+        lines.append(Localized("problem.line", where=where,
+                               problem=message if problem is None else problem))
     return lines
 
 

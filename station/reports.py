@@ -133,3 +133,21 @@ def stats(ledger: Ledger, today: dt.date, days: int) -> Stats:
     first = add_days(today, -(days - 1)) or dt.date.min
     return Stats(first, today, ledger.entries_per_day(first, today),
                  ledger.entries_per_hour(first, today), ledger.denial_reasons(first, today))
+
+
+def recent_stats(ledger: Ledger, today: dt.date, days: int) -> tuple[Stats, bool]:
+    """`stats` without a chosen last day: the `days` days ending today; but when they hold no
+    entry and the ledger's records all lie before them (a ledger copied from a station, the
+    demo's 2021 morning), the `days` days ending on the ledger's newest day instead.
+    (the stats, whether the window was moved)."""
+    result = stats(ledger, today, days)
+    if result.per_day:
+        return result, False
+    newest = ledger.newest_day()
+    try:
+        last = dt.date.fromisoformat(newest) if newest else None
+    except ValueError:
+        last = None
+    if last is None or last >= result.first_day:
+        return result, False
+    return stats(ledger, last, days), True

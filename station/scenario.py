@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from station.clock import CST
 from station.codes import Origin
-from station.errors import StationError
+from station.errors import Localized, StationError
 from station.problems import problems
 from station.timeparse import parse_duration
 from station.yamlfile import YamlError, load_yaml_file
@@ -87,13 +87,12 @@ class Event(_Strict):
     @model_validator(mode="after")
     def _one_thing(self) -> Event:
         if self.code is not None and self.qr is not None:
-            raise ValueError("give code or qr, not both")
+            raise ValueError(Localized("scenario.code_and_qr"))
         kinds = [self.code is not None or self.qr is not None or self.temperature is not None,
                  self.fault is not None, self.recover is not None, bool(self.exit),
                  self.power_cut is not None, bool(self.ntp)]
         if sum(kinds) != 1:
-            raise ValueError("an event is one of: a person (code/qr/temperature), fault, "
-                             "recover, exit, power_cut, or ntp")
+            raise ValueError(Localized("scenario.one_thing"))
         return self
 
     @property
@@ -146,11 +145,14 @@ class Scenario(_Strict):
 
 
 def _location(loc: tuple[Any, ...]) -> str:
+    """`event N: KEY` (a Localized: 第 N 个事件 in zh_CN), or the dotted key outside events."""
     parts = [str(p) for p in loc]
     if len(parts) >= 2 and parts[0] == "events":
         rest = [p for p in parts[2:] if not p.startswith(("function-", "float", "literal", "list"))]
         number = int(parts[1]) + 1 if parts[1].isdigit() else parts[1]  # counted from 1
-        return f"event {number}" + (f": {'.'.join(rest)}" if rest else "")
+        if rest:
+            return Localized("scenario.event_key", number=number, place=".".join(rest))
+        return Localized("scenario.event", number=number)
     return ".".join(parts) or "(top level)"
 
 

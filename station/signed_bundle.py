@@ -36,6 +36,7 @@ from cryptography.exceptions import InvalidSignature
 
 from station.bundle import Bundle, BundleError, load_bundle, parse_bundle
 from station.bundle_keys import PinnedKeys, pinned_keys, strict_b64decode
+from station.errors import Localized, value_reason
 from station.files import atomic_write
 from station.timeparse import aware_instant
 
@@ -74,30 +75,28 @@ def open_envelope(raw: bytes, accepted: PinnedKeys) -> tuple[bytes, bytes]:
     try:
         envelope = json.loads(raw)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise BundleRefused("the answer is not JSON") from None
+        raise BundleRefused(key="refused.not_json") from None
     if not isinstance(envelope, dict):
-        raise BundleRefused("the answer is not a signed bundle (not a JSON object)")
+        raise BundleRefused(key="refused.not_object")
     if "payload" not in envelope or "signature" not in envelope:
-        raise BundleRefused("the bundle is not signed (no payload/signature)")
+        raise BundleRefused(key="refused.unsigned")
     if envelope.get("alg") != "EdDSA":
-        raise BundleRefused(f"alg {str(envelope.get('alg'))[:20]!r} is not EdDSA")
+        raise BundleRefused(key="refused.alg", alg=repr(str(envelope.get("alg"))[:20]))
     parts: dict[str, bytes] = {}
     for name in ("payload", "kid", "signature"):
         try:
             parts[name] = strict_b64decode(envelope.get(name))  # type: ignore[arg-type]
         except ValueError:
-            raise BundleRefused(f"{name} is not base64 (RFC 4648, with padding)") from None
+            raise BundleRefused(key="refused.not_base64", name=name) from None
     if len(parts["kid"]) != 8 or len(parts["signature"]) != 64:
-        raise BundleRefused("kid must be 8 bytes and signature 64 bytes")
+        raise BundleRefused(key="refused.lengths")
     key = accepted.get(parts["kid"])
     if key is None:
-        raise BundleRefused(f"signed with kid {parts['kid'].hex()}, which is not an accepted "
-                            "bundle key")
+        raise BundleRefused(key="refused.unknown_kid", kid_hex=parts["kid"].hex())
     try:
         key.verify(parts["signature"], parts["payload"])
     except InvalidSignature:
-        raise BundleRefused(f"the signature does not verify with bundle key "
-                            f"{parts['kid'].hex()}") from None
+        raise BundleRefused(key="refused.signature", kid_hex=parts["kid"].hex()) from None
     return parts["payload"], parts["kid"]
 
 
@@ -108,7 +107,7 @@ def _reject_constant(name: str) -> Any:
 def _instant(document: dict[str, Any], name: str) -> dt.datetime:
     parsed = aware_instant(document.get(name))
     if parsed is None:
-        raise BundleRefused(f"{name} must be an ISO 8601 time with a UTC offset")
+        raise BundleRefused(key="refused.time", name=name)
     return parsed
 
 
@@ -117,31 +116,32 @@ def parse_document(payload: bytes, kid: bytes = b"") -> SignedDocument:
     try:
         document = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise BundleRefused(f"the payload is not JSON: {str(error)[:80]}") from None
+        raise BundleRefused(key="refused.payload_not_json", error=str(error)[:80]) from None
     if not isinstance(document, dict):
-        raise BundleRefused("the payload is not a JSON object")
+        raise BundleRefused(key="refused.payload_not_object")
     missing = [name for name in REQUIRED if name not in document]
     if missing:
-        raise BundleRefused(f"the document lacks {', '.join(missing)}")
+        raise BundleRefused(key="refused.lacks", names=", ".join(missing))
     serial = document["serial"]
     if type(serial) is not int or not 0 < serial < MAX_SERIAL:
-        raise BundleRefused("serial must be a positive integer below 2^53")
+        raise BundleRefused(key="refused.serial")
     issued_at, expires = _instant(document, "issued_at"), _instant(document, "expires")
     keys = document.get("bundle_keys")
     if keys is not None:
         if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
-            raise BundleRefused("bundle_keys must be a non-empty list of base64 SPKI or null")
+            raise BundleRefused(key="refused.bundle_keys")
         try:
             pinned_keys(keys)
         except ValueError as error:
-            raise BundleRefused(f"bundle_keys{error}") from None
+            raise BundleRefused(key="refused.bundle_key", error=value_reason(error)) from None
     try:
         bundle = parse_bundle(document, f"bundle {serial}")
     except BundleError as error:
-        raise BundleRefused(str(error)) from None
+        raise BundleRefused(error.message) from None
     unknown = sorted(set(document) - set(KNOWN))
     warnings = (*bundle.warnings,
-                *(f"bundle {serial}: unknown field {name!r} ignored" for name in unknown[:20]))
+                *(Localized("doc.unknown_field_ignored", where=f"bundle {serial}",
+                            name=repr(name)) for name in unknown[:20]))
     for warning in warnings[len(bundle.warnings):]:
         log.warning("%s", warning)
     bundle = Bundle(bundle.version, bundle.trust, bundle.rules, bundle.document, warnings)
@@ -223,11 +223,10 @@ class BundleInbox:
         """Check a bundle answer from the town and apply it, or raise BundleRefused.
         `now` is the later of the station's clock and its clock floor."""
         if len(raw) > MAX_BUNDLE_BYTES:
-            raise BundleRefused(f"the answer is over {MAX_BUNDLE_BYTES} bytes")
+            raise BundleRefused(key="refused.too_big", limit=MAX_BUNDLE_BYTES)
         accepted, source = self.accepted_keys()
         if not accepted:
-            raise BundleRefused(f"no bundle key is accepted ({source} gives none): no "
-                                "received bundle is applied")
+            raise BundleRefused(key="refused.no_keys", source=source)
         payload, kid = open_envelope(raw, accepted)
         signed = parse_document(payload, kid)
         try:
@@ -244,11 +243,11 @@ class BundleInbox:
             if on_disk == payload:
                 return Received("unchanged", current)
         if signed.serial <= current_serial:
-            raise BundleRefused(f"serial {signed.serial} is not above the applied serial "
-                                f"{current_serial} (replayed or older)")
+            raise BundleRefused(key="refused.old_serial", serial=signed.serial,
+                                current=current_serial)
         if signed.expires < now:
-            raise BundleRefused(f"bundle {signed.serial} expired at "
-                                f"{signed.expires.isoformat()}")
+            raise BundleRefused(key="refused.expired", serial=signed.serial,
+                                expires=signed.expires.isoformat())
         atomic_write(self.path, payload)
         if signed.bundle_keys is not None:
             self._write_keys(signed.serial, signed.bundle_keys)

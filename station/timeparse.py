@@ -1,4 +1,7 @@
-"""Parsing of the times, dates and durations people type on the command line."""
+"""Parsing of the times, dates and durations people type on the command line.
+
+A value that does not parse raises ValueError whose one argument is a catalogue sentence
+(`Localized`): `str()` is English, the command line prints it in the configured locale."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import datetime as dt
 import re
 
 from station.clock import CST
+from station.errors import Localized
 
 _DURATION = re.compile(r"^\s*([+-]?)(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -15,7 +19,7 @@ def parse_duration(text: str) -> float:
     """'90s', '15m', '24h', '2d', optionally signed → seconds. ValueError otherwise."""
     match = _DURATION.match(text)
     if not match:
-        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 24h or 2d")
+        raise ValueError(Localized("time.not_duration", value=repr(text)))
     sign = -1 if match.group(1) == "-" else 1
     return sign * float(match.group(2)) * _UNITS[match.group(3)]
 
@@ -25,8 +29,7 @@ def parse_instant(text: str) -> dt.datetime:
     try:
         parsed = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"{text!r} is not an ISO 8601 time like 2021-02-01T07:30:00+08:00"
-                         ) from None
+        raise ValueError(Localized("time.not_instant", value=repr(text))) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=CST)
 
 
@@ -41,10 +44,11 @@ def aware_instant(value: object) -> dt.datetime | None:
 
 
 def parse_date(text: str) -> dt.date:
+    """`YYYY-MM-DD` → date; ValueError (a Localized sentence) otherwise."""
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"{text!r} is not a date like 2021-01-29") from None
+        raise ValueError(Localized("time.not_date", value=repr(text))) from None
 
 
 def cst_text(instant: dt.datetime | float) -> str | None:

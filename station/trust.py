@@ -24,7 +24,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from station.errors import StationError
+from station.errors import Localized, StationError
 
 log = logging.getLogger(__name__)
 ALGS = ("EdDSA", "ES256")
@@ -65,25 +65,25 @@ class TrustList:
     def from_document(cls, document: Any, source: str = "trust list") -> TrustList:
         """Parse the JSON shape; raise TrustError naming `source` and the field on bad input."""
         if not isinstance(document, Mapping):
-            raise TrustError(f"{source}: must be a JSON object with keys and revocations")
+            raise TrustError(key="trust.not_object", where=source)
         unknown = set(document) - {"keys", "revocations"}
         if unknown:
-            raise TrustError(f"{source}: unknown field {sorted(unknown)[0]!r}")
+            raise TrustError(key="doc.unknown_field", where=source, name=repr(sorted(unknown)[0]))
         raw_keys = document.get("keys", [])
         raw_revocations = document.get("revocations", [])
         if not isinstance(raw_keys, list):
-            raise TrustError(f"{source}: keys must be a list")
+            raise TrustError(key="doc.field_must_be_list", where=source, name="keys")
         if not isinstance(raw_revocations, list):
-            raise TrustError(f"{source}: revocations must be a list")
+            raise TrustError(key="doc.field_must_be_list", where=source, name="revocations")
         keys, warnings = [], []
         for index, entry in enumerate(raw_keys):
             where = f"{source}: keys[{index}]"
             key = _parse_key(entry, where)
             if key is None:
                 given = base64.b64decode(entry["kid"])  # _parse_key checked it is base64
-                warning = (f"{where}: kid does not match the SHA-256 of spki (kid "
-                           f"{given.hex()}, JSON kid {entry['kid']}); key ignored")
-                log.warning(warning)
+                warning = Localized("trust.kid_mismatch", where=where, kid_hex=given.hex(),
+                                    kid=entry["kid"])
+                log.warning("%s", warning)
                 warnings.append(warning)
             else:
                 keys.append(key)
@@ -91,12 +91,12 @@ class TrustList:
         for index, entry in enumerate(raw_revocations):
             where = f"{source}: revocations[{index}]"
             if not isinstance(entry, Mapping):
-                raise TrustError(f"{where}: must be an object with sub and before")
+                raise TrustError(key="trust.revocation_shape", where=where)
             sub, before = entry.get("sub"), entry.get("before")
             if not isinstance(sub, str) or not 1 <= len(sub) <= 32:
-                raise TrustError(f"{where}.sub: must be text of 1–32 characters")
+                raise TrustError(key="trust.sub", where=f"{where}.sub")
             if type(before) is not int or before < 0:
-                raise TrustError(f"{where}.before: must be epoch seconds (a whole number)")
+                raise TrustError(key="trust.before", where=f"{where}.before")
             revocations[sub] = max(before, revocations.get(sub, 0))
         return cls(tuple(keys), revocations, dict(document), tuple(warnings))
 
@@ -105,36 +105,37 @@ def _instant(value: Any, where: str) -> float | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise TrustError(f"{where}: must be an ISO 8601 time with offset")
+        raise TrustError(key="doc.time_with_offset", where=where)
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise TrustError(f"{where}: {value!r} is not an ISO 8601 time") from None
+        raise TrustError(key="doc.not_time", where=where, value=repr(value)) from None
     if parsed.tzinfo is None:
-        raise TrustError(f"{where}: {value!r} has no UTC offset")
+        raise TrustError(key="doc.no_offset", where=where, value=repr(value))
     return parsed.timestamp()
 
 
 def _parse_key(entry: Any, where: str) -> TrustedKey | None:
     if not isinstance(entry, Mapping):
-        raise TrustError(f"{where}: must be an object")
+        raise TrustError(key="doc.must_be_object", where=where)
     for name in ("kid", "alg", "spki"):
         if not isinstance(entry.get(name), str):
-            raise TrustError(f"{where}.{name}: missing or not text")
+            raise TrustError(key="doc.missing_text", where=f"{where}.{name}")
     if entry["alg"] not in ALGS:
-        raise TrustError(f"{where}.alg: {entry['alg']!r} is not one of {', '.join(ALGS)}")
+        raise TrustError(key="trust.alg", where=f"{where}.alg", value=repr(entry["alg"]),
+                         algs=", ".join(ALGS))
     try:
         kid = base64.b64decode(entry["kid"], validate=True)
     except binascii.Error:
-        raise TrustError(f"{where}.kid: not base64") from None
+        raise TrustError(key="doc.not_base64", where=f"{where}.kid") from None
     try:
         spki = base64.b64decode(entry["spki"], validate=True)
         public_key = load_der_public_key(spki)
     except (binascii.Error, ValueError, TypeError):
-        raise TrustError(f"{where}.spki: not a base64 DER SubjectPublicKeyInfo") from None
+        raise TrustError(key="trust.spki", where=f"{where}.spki") from None
     issuer = entry.get("issuer", "")
     if not isinstance(issuer, str):
-        raise TrustError(f"{where}.issuer: must be text")
+        raise TrustError(key="doc.must_be_text", where=f"{where}.issuer")
     not_before = _instant(entry.get("not_before"), f"{where}.not_before")
     not_after = _instant(entry.get("not_after"), f"{where}.not_after")
     if hashlib.sha256(spki).digest()[:8] != kid:

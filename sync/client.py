@@ -50,7 +50,7 @@ import httpx
 from station.bundle import BundleError
 from station.clock import CST, Clock, SystemClock, cst_date
 from station.config import Config
-from station.errors import StationError
+from station.errors import Localized, StationError
 from station.ledger import Ledger, LedgerError, Record
 from station.privacy import for_push
 from station.signed_bundle import MAX_BUNDLE_BYTES, BundleInbox, BundleRefused, bundle_expires
@@ -545,33 +545,45 @@ class SyncClient:
                 last_progress = now
             if now - progress_at >= PROGRESS_EVERY_S:
                 progress_at = now
-                report(f"… pushed {self.state.pushed}, {self.backlog()} left")
+                report(Localized("sync.progress", pushed=self.state.pushed,
+                                 left=self.backlog()))
             if self.state.blocked:
-                reason = self.state.faults.get("sync", self.state.blocked)
+                reason = Localized("sync.fault",
+                                   fault=self.state.faults.get("sync", self.state.blocked))
                 break
             if wait is None:
                 if not self.pending():
                     break
                 continue
             if now + wait - last_progress > give_up_s:
-                reason = (f"gave up after {now - last_progress:.0f} s without progress: "
-                          f"{self.state.faults.get('sync') or 'the town is unreachable'}")
+                fault = self.state.faults.get("sync")
+                reason = Localized("sync.gave_up", seconds=f"{now - last_progress:.0f}",
+                                   fault=Localized("sync.fault", fault=fault) if fault
+                                   else Localized("sync.unreachable"))
                 break
             stop.wait(wait)
         if stop.is_set():
-            reason = "interrupted"
+            reason = Localized("sync.interrupted")
         else:
             self.heartbeat()
         self.housekeeping()
         left = self.backlog()
-        report(f"pushed {self.state.pushed}, duplicates {self.state.duplicates}, quarantined "
-               f"{self.state.quarantined}, {left} left; bundle {self.state.bundle_outcome} "
-               f"({self.state.bundle_version or 'none'})")
+        outcome = self.state.bundle_outcome
+        report(Localized("sync.summary", pushed=self.state.pushed,
+                         duplicates=self.state.duplicates, quarantined=self.state.quarantined,
+                         left=left, outcome=Localized(OUTCOMES[outcome]) if outcome in OUTCOMES
+                         else outcome, version=self.state.bundle_version or "—"))
         if left and reason is None:
-            reason = "records left"
+            reason = Localized("sync.records_left")
         if reason is not None and left:
-            report(f"sync --once: {reason}; {left} records kept")
+            report(Localized("sync.once_kept", reason=reason, left=left))
         return 0 if left == 0 else 1
+
+
+# the bundle's outcome in the --once summary → its catalogue word
+OUTCOMES = {"not fetched": "sync.outcome.not_fetched", "applied": "sync.outcome.applied",
+            "unchanged": "sync.outcome.unchanged", "kept": "sync.outcome.kept",
+            "not applied (no town.bundle_keys)": "sync.outcome.not_pinned"}
 
 
 def _dumps(value: Any) -> bytes:

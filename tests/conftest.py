@@ -20,6 +20,11 @@ settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
     settings.load_profile("ci")
 
+# The town's command line speaks zh_CN unless told otherwise; the tests of its behaviour
+# match its English sentences, so they run it with TOWN_LOCALE=en (subprocesses inherit it).
+# tests/test_language_town.py runs it without, in zh_CN, and with --locale en.
+os.environ.setdefault("TOWN_LOCALE", "en")
+
 SPEC_SEED = bytes.fromhex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20")
 ED25519_VECTOR = (
     "THP1:NCF/80I20FFWTWGSLK/-4$69L$DP+SO4K78907B6MLK-C646%96U372F3O43LFU2F32.2*7EJ60Q8D646*96DL"

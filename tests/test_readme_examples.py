@@ -56,12 +56,12 @@ def test_readme_officer_examples_run_as_printed_after_the_demo(tmp_path: Path) -
 
     examples = officer_examples()
     assert len(examples) >= 5
-    outputs = {}
+    outputs, errors = {}, {}
     for example in examples:
         done = sh(example)
         assert done.returncode == 0, f"{example}\n{done.stderr}"
         assert "Traceback" not in done.stderr
-        outputs[example] = done.stdout
+        outputs[example], errors[example] = done.stdout, done.stderr
 
     # and each shows something real from the demo's day, not an empty table
     denied = next(out for ex, out in outputs.items() if "--denied" in ex)
@@ -81,3 +81,8 @@ def test_readme_officer_examples_run_as_printed_after_the_demo(tmp_path: Path) -
     assert [row["day"] for row in stats_json["per_day"]] == ["2021-02-22"]
     assert stats_json["per_day"][0]["entries"] > 250
     assert len((tmp_path / "stats.csv").read_text(encoding="utf-8-sig").splitlines()) == 2
+    # without --until, the last 7 days (long after 2021) are empty: the window ends on the
+    # demo's day, and a note says so
+    plain = next(ex for ex in outputs if "stats" in ex and "--until" not in ex)
+    assert "2021-02-22" in outputs[plain] and "2021-02-22" in errors[plain]
+    assert outputs[plain] == stats  # the same as with --until 2021-02-22

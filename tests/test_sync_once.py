@@ -29,9 +29,13 @@ def town() -> Iterator[ScriptedTown]:
         yield server
 
 
-def test_once_gives_up_on_an_unreachable_town_with_a_one_line_reason(tmp_path: Path) -> None:
+@pytest.mark.parametrize("locale", ["en", "zh_CN"])
+def test_once_gives_up_on_an_unreachable_town_with_a_one_line_reason(tmp_path: Path,
+                                                                     locale: str) -> None:
     config = station_setup(tmp_path, f"http://127.0.0.1:{free_port()}", "t",
                            once_give_up_s=2, backoff_base_s=0.2, backoff_cap_s=0.5)
+    config.write_text(config.read_text().replace("station:\n", f"station:\n  locale: {locale}"
+                                                 "\n", 1))
     fill_ledger(tmp_path / "ledger.db", 5)
     started = time.monotonic()
     result = subprocess.run([*SYNC, "--once", "--config", str(config)], cwd=ROOT,
@@ -39,8 +43,13 @@ def test_once_gives_up_on_an_unreachable_town_with_a_one_line_reason(tmp_path: P
     took = time.monotonic() - started
     assert result.returncode == 1 and took < 20, (took, result.stderr)
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("sync --once: gave up after") and "unreachable" in last
-    assert "5 records kept" in last and "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr
+    if locale == "en":
+        assert last.startswith("sync --once: gave up after") and "unreachable" in last
+        assert "5 records kept" in last
+    else:  # the summary and the reason in the station's language (issue 15, Language)
+        assert last.startswith("sync --once：") and "无法连接镇服务器" in last, last
+        assert "5 条记录保留在台账中" in last and "已推送 0 条" in result.stderr
 
 
 def test_once_has_a_bounded_default() -> None:
@@ -53,6 +62,7 @@ def test_sigterm_ends_a_long_wait_at_once(tmp_path: Path, town: ScriptedTown,
     town.push_answer = lambda _request: (503, {"detail": "busy"}, {"Retry-After": "300"})
     config = station_setup(tmp_path, town.url, "t", once_give_up_s=1000, heartbeat_s=600,
                            bundle_s=600)
+    config.write_text(config.read_text().replace("station:\n", "station:\n  locale: en\n", 1))
     fill_ledger(tmp_path / "ledger.db", 3)
     process = subprocess.Popen([*SYNC, *(["--once"] if once else []), "--config",
                                 str(config)], cwd=ROOT, stderr=subprocess.PIPE, text=True)

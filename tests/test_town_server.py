@@ -384,7 +384,7 @@ def test_dashboard_needs_a_login_and_shows_stations_and_alarms(town: Town) -> No
     town.push(push_body(entry(1, time=_today(), decision="deny", reasons=["fever"]),
                         entry(2, kind="alarm", time=_today(), name="张*", temperature_c=38.2)))
     page = town.client.get("/")
-    assert "Admin token" in page.text and "gate-a" not in page.text
+    assert "管理令牌" in page.text and "gate-a" not in page.text  # Chinese first
     assert "town.js" not in page.text and "refresh" not in page.text  # the login never reloads
     csrf = town.client.cookies["town_login"]
     assert town.client.post("/login", data={"token": town.token_a, "csrf": csrf}
@@ -393,9 +393,16 @@ def test_dashboard_needs_a_login_and_shows_stations_and_alarms(town: Town) -> No
                             ).status_code == 403
     town.login()
     page = town.client.get("/").text
-    for text in ("gate-a", "gate-b", "红炉机械厂", "never heard from", "38.2", "张*",
-                 "unhandled"):
+    for text in ("gate-a", "gate-b", "红炉机械厂", "从未上线", "38.2", "张*", "未处理"):
         assert text in page
+    assert "never heard from" not in page and "unhandled" not in page
+    town.client.get("/lang/en")  # the switch at the top: this browser reads English
+    page = town.client.get("/").text
+    for text in ("gate-a", "红炉机械厂", "never heard from", "38.2", "unhandled", "中文"):
+        assert text in page
+    assert "从未上线" not in page and "未处理" not in page
+    assert "never heard from" in town.client.get("/live").text  # the refresh keeps it
+    town.client.get("/lang/zh_CN")
     assert "http://" not in page and "https://" not in page  # no asset from the internet
     assert "<script>" not in page and "<style>" not in page  # nothing inline (CSP)
     live = town.client.get("/live")
@@ -428,7 +435,7 @@ def test_an_expired_session_is_refused(tmp_path: Path) -> None:
     town = Town(tmp_path, Settings(session_ttl=dt.timedelta(seconds=-1)))
     town.login()
     assert town.client.get("/live").status_code == 401
-    assert "Admin token" in town.client.get("/").text
+    assert "管理令牌" in town.client.get("/").text
 
 
 def test_security_headers_on_every_answer(town: Town) -> None:
@@ -527,4 +534,4 @@ def test_the_dashboard_counts_vehicles_and_visitors_per_enterprise_today(town: T
     assert (row["entries"], row["vehicles"], row["visitors"]) == (1, 1, 1)  # `out` not counted
     town.login()
     live = town.client.get("/live").text
-    assert "车辆 vehicles" in live and "访客 visitors" in live
+    assert "<th>车辆</th>" in live and "<th>访客</th>" in live

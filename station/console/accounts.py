@@ -89,15 +89,15 @@ def token_hash(token: str) -> str:
 
 def check_name(name: str) -> str:
     if not _NAME.match(name):
-        raise AccountError(f"user name {name!r}: must be {NAME_RULE}")
+        raise AccountError(key="account.bad_name", name=repr(name), rule=NAME_RULE)
     return name
 
 
 def check_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+        raise AccountError(key="account.short_password", count=MIN_PASSWORD)
     if len(password) > MAX_PASSWORD:
-        raise AccountError(f"password: at most {MAX_PASSWORD} characters")
+        raise AccountError(key="account.long_password", count=MAX_PASSWORD)
     return password
 
 
@@ -120,7 +120,8 @@ class AccountStore:
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as error:
-            raise AccountError(f"{self.path}: cannot open the console accounts: {error}"
+            raise AccountError(key="account.cannot_open", path=self.path,
+                               error=error if isinstance(error, OSError) else str(error)
                                ) from None
 
     def close(self) -> None:
@@ -131,17 +132,18 @@ class AccountStore:
             try:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.Error as error:
-                raise AccountError(f"{self.path}: {error}") from None
+                raise AccountError(key="account.database", path=self.path,
+                                   error=str(error)) from None
 
     # -- users ------------------------------------------------------------------------------
 
     def add_user(self, name: str, role: str, password: str) -> User:
         check_name(name)
         if role not in ROLES:
-            raise AccountError(f"role {role!r}: must be officer or guard")
+            raise AccountError(key="account.bad_role", role=repr(role))
         check_password(password)
         if self.user(name) is not None:
-            raise AccountError(f"user {name!r} exists already")
+            raise AccountError(key="account.exists", name=repr(name))
         self._run("INSERT INTO users (name, role, hash, created) VALUES (?, ?, ?, ?)",
                   (name, role, HASHER.hash(password), self.clock()))
         return User(name, role)
@@ -162,14 +164,14 @@ class AccountStore:
     def disable(self, name: str) -> None:
         """Disable the account and end its sessions at once."""
         if self.user(name) is None:
-            raise AccountError(f"no user {name!r}")
+            raise AccountError(key="account.unknown", name=repr(name))
         self._run("UPDATE users SET disabled = 1 WHERE name = ?", (name,))
         self._run("DELETE FROM sessions WHERE name = ?", (name,))
 
     def set_password(self, name: str, password: str) -> None:
         check_password(password)
         if self.user(name) is None:
-            raise AccountError(f"no user {name!r}")
+            raise AccountError(key="account.unknown", name=repr(name))
         self._run("UPDATE users SET hash = ? WHERE name = ?", (HASHER.hash(password), name))
         self._run("DELETE FROM sessions WHERE name = ?", (name,))
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 import click
 
 from station.clock import CST
+from station.errors import Localized
+from station.messages import text
 
 if TYPE_CHECKING:
     from station.config import Config
@@ -63,7 +65,7 @@ def console(ctx: click.Context, config_path: str | None, listen: str | None,
         try:
             ConsoleSettings(listen=listen)
         except ValueError:
-            raise click.BadParameter("must be HOST:PORT, e.g. 127.0.0.1:8090",
+            raise click.BadParameter(Localized("config.host_port"),
                                      param_hint="--listen") from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     serve(config, ledger_path=ledger_path, listen=listen)
@@ -78,7 +80,9 @@ def _read_password(from_stdin: bool) -> str:
     if from_stdin or not sys.stdin.isatty():
         line = sys.stdin.readline()
         return line.rstrip("\r\n")
-    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    locale = _load(None).station.locale
+    return str(click.prompt(text("account.prompt", locale), hide_input=True,
+                            confirmation_prompt=text("account.prompt_again", locale)))
 
 
 @user.command("add")
@@ -91,21 +95,28 @@ def _read_password(from_stdin: bool) -> str:
 def user_add(config_path: str | None, name: str, role: str, password_stdin: bool) -> None:
     """Add an account; the password is asked twice (or read from stdin), never echoed."""
     store = _accounts(config_path)
+    locale = _load(config_path).station.locale
     password = _read_password(password_stdin)
     added = store.add_user(name, role, password)
-    click.echo(f"added {added.name} ({added.role})")
+    click.echo(text("account.added", locale, name=added.name,
+                    role=text(f"account.role.{added.role}", locale)))
 
 
 @user.command("list")
 @config_option
 def user_list(config_path: str | None) -> None:
     """Accounts: name, role, enabled or disabled, last login (CST)."""
+    from station.present import pad_display
+
     store = _accounts(config_path)
+    locale = _load(config_path).station.locale
     for account in store.users():
         last = dt.datetime.fromtimestamp(account.last_login, CST).strftime("%Y-%m-%d %H:%M") \
-            if account.last_login else "never"
-        state = "disabled" if account.disabled else "enabled"
-        click.echo(f"{account.name:<20} {account.role:<8} {state:<9} last login {last}")
+            if account.last_login else text("account.never", locale)
+        state = text("account.disabled" if account.disabled else "account.enabled", locale)
+        role = text(f"account.role.{account.role}", locale)
+        click.echo(f"{pad_display(account.name, 20)} {pad_display(role, 8)} "
+                   f"{pad_display(state, 9)} {text('account.last_login', locale, when=last)}")
 
 
 @user.command("disable")
@@ -114,4 +125,4 @@ def user_list(config_path: str | None) -> None:
 def user_disable(config_path: str | None, name: str) -> None:
     """Disable an account and end its sessions at once."""
     _accounts(config_path).disable(name)
-    click.echo(f"disabled {name}")
+    click.echo(text("account.disabled_done", _load(config_path).station.locale, name=name))

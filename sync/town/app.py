@@ -60,6 +60,7 @@ class Settings:
     bundle_lifetime: dt.timedelta = DEFAULT_LIFETIME
     retention_days: int = 0  # purge records older than this, daily (0: keep them)
     session_ttl: dt.timedelta = dt.timedelta(hours=12)
+    locale: str = "zh_CN"  # the dashboard's language when the browser has not chosen one
 
 
 class BodyTooLarge(Exception):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,30 +20,102 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from station.errors import StationError
+from station.errors import StationError, localize, value_reason
+from station.messages import Locale
+from station.usage import OneLineUsageError, is_help_request, one_line
+from sync.town import texts
 
 if TYPE_CHECKING:
     from sync.town.store import SqliteTownStore
 
 
+LOCALE_ENV = "TOWN_LOCALE"
+
+
+def args_locale(args: list[str]) -> Locale:
+    """The administrator's locale: `--locale` on the command line, else $TOWN_LOCALE, else
+    zh_CN (like the station's default). Read from the raw arguments too, so that an error
+    found while click parses them is already in the locale."""
+    chosen: str | None = None
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--locale" and index + 1 < len(args):
+            chosen = args[index + 1]
+            break
+        if arg.startswith("--locale="):
+            chosen = arg.partition("=")[2]
+            break
+    if chosen is None:
+        chosen = os.environ.get(LOCALE_ENV)
+    return "en" if chosen == "en" else "zh_CN"
+
+
+def town_locale() -> Locale:
+    """The locale of the command being run (see `args_locale`)."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return args_locale([])
+    root = context.find_root()
+    locale = root.params.get("locale")
+    if locale in ("zh_CN", "en"):
+        return locale  # type: ignore[no-any-return]
+    return args_locale(root.meta.get(ARGS_META, []))
+
+
+def say(key: str, /, **fields: Any) -> str:
+    """A sentence of the town's catalogue in the command's locale."""
+    return texts.cli(key, **fields).in_locale(town_locale())
+
+
+ARGS_META = "town_server.args"
+
+
 class TownGroup(click.Group):
-    """Turns the library's errors into one line on stderr and exit status 1."""
+    """Turns the library's errors and click's usage errors into one line on stderr, in the
+    administrator's locale (`--locale`, $TOWN_LOCALE, zh_CN): exit status 1, 2 for usage."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        given = list(args)
+        if parent is None:  # the program's name, also when run as `python -c` or `-m`
+            info_name = "town-server"
+        try:
+            ctx = super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as error:
+            if is_help_request(error):
+                raise
+            raise one_line(error, args_locale(given), "town-server") from None
+        ctx.meta[ARGS_META] = given
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except OneLineUsageError:
+            raise
+        except click.UsageError as error:
+            if is_help_request(error):
+                raise
+            raise one_line(error, town_locale(), ctx.command_path) from None
         except StationError as error:
-            click.echo(f"town-server: {error}", err=True)
+            click.echo(f"town-server: {localize(error, town_locale())}", err=True)
             ctx.exit(1)
         except OSError as error:  # a path the operator gave: missing, no permission, …
-            where = f"{error.filename}: " if error.filename else ""
-            click.echo(f"town-server: {where}{error.strerror or error}", err=True)
+            locale = town_locale()
+            reason = localize(error, locale)
+            if error.filename:
+                reason = say("cannot-use-path", path=error.filename, error=reason)
+            click.echo(f"town-server: {reason}", err=True)
             ctx.exit(1)
 
 
 @click.group(cls=TownGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gate-station")
-def main() -> None:
+@click.option("--locale", type=click.Choice(["zh_CN", "en"]), envvar=LOCALE_ENV,
+              default="zh_CN", show_default=True,
+              help="language of what the command prints (also $TOWN_LOCALE)")
+def main(locale: str) -> None:
     """The town's side: the sync server and its administration, keys and health codes."""
 
 
@@ -74,7 +147,7 @@ def _instant(text: str, option: str) -> dt.datetime:
         instant.timestamp()
         return instant
     except (ValueError, OverflowError) as error:
-        raise click.BadParameter(str(error), param_hint=option) from None
+        raise click.BadParameter(value_reason(error), param_hint=option) from None
 
 
 def _duration(text: str, option: str) -> dt.timedelta:
@@ -83,7 +156,7 @@ def _duration(text: str, option: str) -> dt.timedelta:
     try:
         return dt.timedelta(seconds=parse_duration(text))
     except (ValueError, OverflowError) as error:
-        raise click.BadParameter(str(error), param_hint=option) from None
+        raise click.BadParameter(value_reason(error), param_hint=option) from None
 
 
 def _date(text: str, option: str) -> dt.date:
@@ -92,7 +165,7 @@ def _date(text: str, option: str) -> dt.date:
     try:
         return parse_date(text)
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint=option) from None
+        raise click.BadParameter(value_reason(error), param_hint=option) from None
 
 
 # -- the database ----------------------------------------------------------------------------
@@ -107,23 +180,21 @@ def db() -> None:
 @db_option
 def db_init(db_path: str) -> None:
     """Create a new, empty town database (mode 0600) at --db."""
-    from sync.town import texts
     from sync.town.db import SCHEMA_VERSION, create_database
 
     create_database(Path(db_path))
-    click.echo(texts.cli("db-created", path=db_path, version=SCHEMA_VERSION))
+    click.echo(say("db-created", path=db_path, version=SCHEMA_VERSION))
 
 
 @db.command("upgrade")
 @db_option
 def db_upgrade(db_path: str) -> None:
     """Migrate the town database to this version's schema (in one transaction)."""
-    from sync.town import texts
     from sync.town.db import SCHEMA_VERSION, upgrade_database
 
-    found = upgrade_database(Path(db_path), click.echo)
+    found = upgrade_database(Path(db_path), lambda line: click.echo(localize(line, town_locale())))
     if found == SCHEMA_VERSION:
-        click.echo(texts.cli("db-current", path=db_path, version=found))
+        click.echo(say("db-current", path=db_path, version=found))
 
 
 # -- the server ------------------------------------------------------------------------------
@@ -155,7 +226,7 @@ def serve(db_path: str, host: str, port: int, silent_after: str, bundle_key: str
 
     lifetime = _duration(bundle_lifetime, "--bundle-lifetime")
     if not dt.timedelta(hours=1) <= lifetime <= MAX_LIFETIME:
-        raise click.BadParameter("must be from 1h to 30d", param_hint="--bundle-lifetime")
+        raise click.BadParameter(texts.cli("lifetime-range"), param_hint="--bundle-lifetime")
     key = load_bundle_key(Path(bundle_key)) if bundle_key else None
     store = open_store(db_path)
     if min_serial is not None:
@@ -163,7 +234,8 @@ def serve(db_path: str, host: str, port: int, silent_after: str, bundle_key: str
     if key is not None:
         store.sign_if_needed(key, lifetime)
     settings = Settings(silent_after=_duration(silent_after, "--silent-after"), bundle_key=key,
-                        bundle_lifetime=lifetime, retention_days=retention_days)
+                        bundle_lifetime=lifetime, retention_days=retention_days,
+                        locale=town_locale())
     uvicorn.run(create_app(store, settings), host=host, port=port, log_level=log_level,
                 server_header=False)
 
@@ -183,12 +255,12 @@ def stations() -> None:
 def stations_add(db_path: str, station_id: str, enterprise: str) -> None:
     """Register a station and print its bearer token (once: only its hash is kept)."""
     from station.ids import STATION_ID_RULE, is_station_id
-    from sync.town import texts
 
     if not is_station_id(station_id):
-        raise click.BadParameter(STATION_ID_RULE, param_hint="ID")
+        raise click.BadParameter(texts.cli("station-id-rule", rule=STATION_ID_RULE),
+                                 param_hint="ID")
     token = open_store(db_path).add_station(station_id, enterprise, who())
-    click.echo(texts.cli("station-added", station=station_id, enterprise=enterprise),
+    click.echo(say("station-added", station=station_id, enterprise=enterprise),
                err=True)
     click.echo(token)
 
@@ -202,9 +274,10 @@ def stations_list(db_path: str) -> None:
         faults = ",".join(status.faults) or "-"
         backlog = "-" if status.backlog is None else str(status.backlog)
         click.echo("\t".join([status.id, status.enterprise,
-                              "disabled" if status.disabled else "enabled",
-                              status.last_heartbeat or "never", f"backlog={backlog}",
-                              f"faults={faults}", f"acked={acked}"]))
+                              say("list-disabled" if status.disabled else "list-enabled"),
+                              status.last_heartbeat or say("list-never"),
+                              say("list-backlog", backlog=backlog),
+                              say("list-faults", faults=faults), say("list-acked", acked=acked)]))
 
 
 @stations.command("rotate-token")
@@ -212,10 +285,9 @@ def stations_list(db_path: str) -> None:
 @click.argument("station_id")
 def stations_rotate(db_path: str, station_id: str) -> None:
     """Print a new token for a station; the old one is refused from now on."""
-    from sync.town import texts
 
     token = open_store(db_path).rotate_token(station_id, who())
-    click.echo(texts.cli("station-rotated", station=station_id), err=True)
+    click.echo(say("station-rotated", station=station_id), err=True)
     click.echo(token)
 
 
@@ -224,10 +296,9 @@ def stations_rotate(db_path: str, station_id: str) -> None:
 @click.argument("station_id")
 def stations_disable(db_path: str, station_id: str) -> None:
     """Refuse a station's token (401); its records are kept."""
-    from sync.town import texts
 
     open_store(db_path).set_disabled(station_id, True, who())
-    click.echo(texts.cli("station-disabled", station=station_id))
+    click.echo(say("station-disabled", station=station_id))
 
 
 @stations.command("enable")
@@ -235,10 +306,9 @@ def stations_disable(db_path: str, station_id: str) -> None:
 @click.argument("station_id")
 def stations_enable(db_path: str, station_id: str) -> None:
     """Accept a disabled station's token again."""
-    from sync.town import texts
 
     open_store(db_path).set_disabled(station_id, False, who())
-    click.echo(texts.cli("station-enabled", station=station_id))
+    click.echo(say("station-enabled", station=station_id))
 
 
 @stations.command("write-off")
@@ -251,11 +321,10 @@ def stations_enable(db_path: str, station_id: str) -> None:
 def stations_write_off(db_path: str, station_id: str, epoch: str, through: int,
                        reason: str) -> None:
     """Record a gap the station can no longer fill as lost, so acked_through moves on."""
-    from sync.town import texts
 
     first, acked = open_store(db_path).write_off(station_id, epoch, through,
                                                  who(), reason)
-    click.echo(texts.cli("write-off-done", station=station_id, epoch=epoch, first=first,
+    click.echo(say("write-off-done", station=station_id, epoch=epoch, first=first,
                          through=through, acked=acked))
 
 
@@ -269,10 +338,9 @@ def admin_token() -> None:
 @click.option("--note", default="", help="who the token is for")
 def admin_token_new(db_path: str, note: str) -> None:
     """Print a new admin token (once: only its hash is kept)."""
-    from sync.town import texts
 
     admin_id, token = open_store(db_path).new_admin_token(note, who())
-    click.echo(texts.cli("admin-token-new", id=admin_id, note=note or "-"), err=True)
+    click.echo(say("admin-token-new", id=admin_id, note=note or "-"), err=True)
     click.echo(token)
 
 
@@ -282,7 +350,8 @@ def admin_token_list(db_path: str) -> None:
     """Admin tokens: id, created, revoked, note (never the token)."""
     for token in open_store(db_path).admin_tokens():
         click.echo("\t".join([str(token.id), token.created,
-                              f"revoked {token.revoked}" if token.revoked else "active",
+                              say("list-revoked", when=token.revoked) if token.revoked
+                              else say("list-active"),
                               token.note or "-"]))
 
 
@@ -291,10 +360,9 @@ def admin_token_list(db_path: str) -> None:
 @click.argument("token_id", type=click.IntRange(1, 2**63 - 1))
 def admin_token_revoke(db_path: str, token_id: int) -> None:
     """Withdraw an admin token; its dashboard sessions end at once."""
-    from sync.town import texts
 
     open_store(db_path).revoke_admin_token(token_id, who())
-    click.echo(texts.cli("admin-token-revoked", id=token_id))
+    click.echo(say("admin-token-revoked", id=token_id))
 
 
 @main.command()
@@ -303,11 +371,10 @@ def admin_token_revoke(db_path: str, token_id: int) -> None:
               help="delete records of days before this date (YYYY-MM-DD, CST)")
 def purge(db_path: str, before_text: str) -> None:
     """Delete records older than a date (alarms and acks included); say how many went."""
-    from sync.town import texts
 
     before = _date(before_text, "--before")
     count = open_store(db_path).purge(before, who())
-    click.echo(texts.cli("purged", count=count, day=before))
+    click.echo(say("purged", count=count, day=before))
 
 
 # -- trust list, revocations, rules ----------------------------------------------------------
@@ -329,7 +396,6 @@ def trust_add(db_path: str, source: str, issuer: str, not_before: str | None,
     """Add an issuer key: a public key PEM (`keys new` wrote it) or a trust-list entry JSON."""
     from station.keys import load_public_key
     from station.trust import TrustList, trust_entry
-    from sync.town import texts
     from sync.town.signing import KeyId
 
     store = open_store(db_path)
@@ -338,7 +404,7 @@ def trust_add(db_path: str, source: str, issuer: str, not_before: str | None,
         try:
             entry = json.loads(text)
         except json.JSONDecodeError as error:
-            raise StationError(f"{source}: not valid JSON: {error}") from None
+            raise StationError(texts.cli("not-json", path=source, error=error)) from None
         if isinstance(entry, dict):
             entry.pop("kid_hex", None)  # `keys new` prints it for people; not a bundle field
     else:
@@ -350,7 +416,7 @@ def trust_add(db_path: str, source: str, issuer: str, not_before: str | None,
         raise StationError(texts.cli("trust-kid-mismatch", source=source))
     store.add_trust_key(entry, who())
     kid = KeyId(checked.keys[0].kid)
-    click.echo(texts.cli("trusted", kid_hex=kid.hex, kid=kid.b64,
+    click.echo(say("trusted", kid_hex=kid.hex, kid=kid.b64,
                          issuer=entry.get("issuer", "")))
 
 
@@ -359,12 +425,11 @@ def trust_add(db_path: str, source: str, issuer: str, not_before: str | None,
 @click.argument("kid")
 def trust_remove(db_path: str, kid: str) -> None:
     """Withdraw an issuer key (KID in hex, as `trust list` shows it, or base64)."""
-    from sync.town import texts
     from sync.town.signing import KeyId
 
     key = KeyId.parse(kid)
     open_store(db_path).remove_trust_key(key, who())
-    click.echo(texts.cli("trust-removed", kid_hex=key.hex))
+    click.echo(say("trust-removed", kid_hex=key.hex))
 
 
 @trust.command("list")
@@ -386,20 +451,19 @@ def trust_list(db_path: str) -> None:
 def revoke(db_path: str, subject: str, before: str | None) -> None:
     """Revoke every code of SUBJECT issued before a time (the issuer then re-issues one)."""
     from station.clock import CST
-    from sync.town import texts
 
     if not 1 <= len(subject) <= 32:
-        raise click.BadParameter("a subject is 1–32 characters", param_hint="SUBJECT")
+        raise click.BadParameter(texts.cli("subject-length"), param_hint="SUBJECT")
     instant = _instant(before, "--before") if before else dt.datetime.now(CST)
     seconds = int(instant.timestamp())
     if seconds < 0:
-        raise click.BadParameter("must be after 1970-01-01", param_hint="--before")
+        raise click.BadParameter(texts.cli("after-1970"), param_hint="--before")
     open_store(db_path).revoke(subject, seconds, who())
     try:
         shown = dt.datetime.fromtimestamp(seconds, CST).isoformat(timespec="seconds")
     except (ValueError, OverflowError):  # past year 9999 in CST: show it as given
         shown = instant.isoformat(timespec="seconds")
-    click.echo(texts.cli("revoked", subject=subject, when=shown))
+    click.echo(say("revoked", subject=subject, when=shown))
 
 
 @main.group()
@@ -415,17 +479,17 @@ def rules_set(db_path: str, key: str, value: str) -> None:
     """Set KEY (e.g. fever_threshold_c, returning.followup_grace_days) to VALUE (YAML)."""
     from station.bundle import check_rules
     from station.yamlfile import YamlError, load_yaml_text
-    from sync.town import texts
     from sync.town.signing import nest_rules
 
     try:
         parsed = load_yaml_text(value, f"rules set {key}")
     except YamlError:
-        raise click.BadParameter(f"{value!r} is not a YAML value", param_hint="VALUE") from None
+        raise click.BadParameter(texts.cli("rule-not-yaml", value=repr(value)),
+                                 param_hint="VALUE") from None
     store = open_store(db_path)
     check_rules(nest_rules({**store.rules(), key: parsed}))
     store.set_rule(key, parsed, who())
-    click.echo(texts.cli("rule-set", key=key, value=json.dumps(parsed, ensure_ascii=False)))
+    click.echo(say("rule-set", key=key, value=json.dumps(parsed, ensure_ascii=False)))
 
 
 @rules.command("unset")
@@ -433,10 +497,9 @@ def rules_set(db_path: str, key: str, value: str) -> None:
 @click.argument("key")
 def rules_unset(db_path: str, key: str) -> None:
     """Remove a rule: stations go back to their own config for KEY."""
-    from sync.town import texts
 
     open_store(db_path).unset_rule(key, who())
-    click.echo(texts.cli("rule-removed", key=key))
+    click.echo(say("rule-removed", key=key))
 
 
 # -- the signed bundle -------------------------------------------------------------------------
@@ -451,14 +514,13 @@ def bundle() -> None:
 @db_option
 def bundle_show(db_path: str) -> None:
     """Print the bundle stations receive now: serial, signing key, and its document."""
-    from sync.town import texts
     from sync.town.signing import read_payload
 
     served = open_store(db_path).served_bundle()
     if served is None:
         raise StationError(texts.cli("bundle-none"))
     if served.stale:
-        click.echo(texts.cli("bundle-stale", serial=served.serial), err=True)
+        click.echo(say("bundle-stale", serial=served.serial), err=True)
     click.echo(json.dumps({"serial": served.serial, "kid": served.kid.b64,
                            "kid_hex": served.kid.hex, "stale": served.stale,
                            "document": read_payload(served.envelope)},
@@ -472,15 +534,14 @@ def bundle_show(db_path: str) -> None:
 @click.option("--lifetime", default="7d", show_default=True, help="validity, at most 30d")
 def bundle_export(db_path: str, min_serial: int, lifetime: str) -> None:
     """Print an unsigned bundle with a new serial, to sign offline with `bundle sign`."""
-    from sync.town import texts
     from sync.town.signing import MAX_LIFETIME
 
     valid = _duration(lifetime, "--lifetime")
     if not dt.timedelta(hours=1) <= valid <= MAX_LIFETIME:
-        raise click.BadParameter("must be from 1h to 30d", param_hint="--lifetime")
+        raise click.BadParameter(texts.cli("lifetime-range"), param_hint="--lifetime")
     document = open_store(db_path).export_bundle(valid, min_serial, who=who())
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))
-    click.echo(texts.cli("bundle-exported", serial=document["serial"]), err=True)
+    click.echo(say("bundle-exported", serial=document["serial"]), err=True)
 
 
 @bundle.command("sign")
@@ -489,17 +550,16 @@ def bundle_export(db_path: str, min_serial: int, lifetime: str) -> None:
               help="the bundle key (`keys new --purpose bundle`)")
 def bundle_sign(unsigned: str, key_path: str) -> None:
     """Sign an exported bundle (on a machine that never touches the network); print it."""
-    from sync.town import texts
     from sync.town.signing import KeyId, check_document, load_bundle_key, sign
 
     key = load_bundle_key(Path(key_path))
     try:
         document = json.loads(Path(unsigned).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise StationError(f"{unsigned}: not valid JSON: {error}") from None
+        raise StationError(texts.cli("not-json", path=unsigned, error=error)) from None
     check_document(document, unsigned)
     click.echo(json.dumps(sign(document, key)))
-    click.echo(texts.cli("bundle-signed", serial=document["serial"],
+    click.echo(say("bundle-signed", serial=document["serial"],
                          kid_hex=KeyId.of(key.public_key()).hex, expires=document["expires"]),
                err=True)
 
@@ -511,19 +571,18 @@ def bundle_sign(unsigned: str, key_path: str) -> None:
               help="the bundle key's public half (bundle-<kid>.pub), to verify the signature")
 def bundle_import(db_path: str, signed: str, public_path: str) -> None:
     """Serve a bundle signed offline, after checking its signature and its serial."""
-    from sync.town import texts
     from sync.town.signing import load_bundle_public_key, open_envelope
 
     public_key = load_bundle_public_key(Path(public_path))
     try:
         envelope = json.loads(Path(signed).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise StationError(f"{signed}: not valid JSON: {error}") from None
+        raise StationError(texts.cli("not-json", path=signed, error=error)) from None
     opened = open_envelope(envelope, public_key, signed)
     if open_store(db_path).import_bundle(opened, who()):
-        click.echo(texts.cli("bundle-imported", serial=opened.serial, kid_hex=opened.kid.hex))
+        click.echo(say("bundle-imported", serial=opened.serial, kid_hex=opened.kid.hex))
     else:
-        click.echo(texts.cli("bundle-same", serial=opened.serial))
+        click.echo(say("bundle-same", serial=opened.serial))
 
 
 @bundle.command("keys")
@@ -533,19 +592,18 @@ def bundle_import(db_path: str, signed: str, public_path: str) -> None:
 def bundle_keys(db_path: str, public_keys: tuple[str, ...], clear: bool) -> None:
     """Rotate the stations' pinned bundle keys: bundles from now on carry `bundle_keys`,
     the SPKI of these public keys (a station accepts only them once it applied one)."""
-    from sync.town import texts
     from sync.town.signing import KeyId, b64, load_bundle_public_key, spki_der
 
     if clear == bool(public_keys):
-        raise click.UsageError("give the public key files, or --clear")
+        raise click.UsageError(texts.cli("keys-or-clear"))
     store = open_store(db_path)
     if clear:
         store.set_bundle_keys(None, who())
-        click.echo(texts.cli("bundle-keys-cleared"))
+        click.echo(say("bundle-keys-cleared"))
         return
     loaded = [load_bundle_public_key(Path(path)) for path in public_keys]
     store.set_bundle_keys([b64(spki_der(key)) for key in loaded], who())
-    click.echo(texts.cli("bundle-keys-set", kids=", ".join(KeyId.of(k).hex for k in loaded)))
+    click.echo(say("bundle-keys-set", kids=", ".join(KeyId.of(k).hex for k in loaded)))
 
 
 # -- keys and codes ----------------------------------------------------------------------------
@@ -573,13 +631,12 @@ def keys_new(out_dir: str, purpose: str, issuer: str, alg: str, not_before: str 
     a bundle key prints the SPKI stations pin in `town.bundle_keys`."""
     from station.keys import new_signing_key, save_key_pair
     from station.trust import trust_entry
-    from sync.town import texts
     from sync.town.signing import KeyId, b64, new_bundle_key, spki_der
 
     if purpose == "bundle":
         key, private_path, public_path = new_bundle_key(Path(out_dir))
         kid = KeyId.of(key.public_key())
-        click.echo(texts.cli("bundle-key-made", kid_hex=kid.hex, kid=kid.b64,
+        click.echo(say("bundle-key-made", kid_hex=kid.hex, kid=kid.b64,
                              private=private_path, public=public_path), err=True)
         click.echo(json.dumps({"kid": kid.b64, "kid_hex": kid.hex,
                                "spki": b64(spki_der(key.public_key()))}, indent=2))
@@ -588,8 +645,8 @@ def keys_new(out_dir: str, purpose: str, issuer: str, alg: str, not_before: str 
     end = _instant(not_after, "--not-after").isoformat() if not_after else None
     signing_key = new_signing_key(alg)  # type: ignore[arg-type]
     private_path, public_path = save_key_pair(signing_key, Path(out_dir))
-    click.echo(texts.cli("key-private", path=private_path), err=True)
-    click.echo(texts.cli("key-public", path=public_path), err=True)
+    click.echo(say("key-private", path=private_path), err=True)
+    click.echo(say("key-public", path=public_path), err=True)
     entry = trust_entry(signing_key.public_key(), issuer, start, end)
     click.echo(json.dumps({**entry, "kid_hex": KeyId.parse(entry["kid"]).hex}, indent=2))
 
@@ -597,7 +654,7 @@ def keys_new(out_dir: str, purpose: str, issuer: str, alg: str, not_before: str 
 def _returned(value: str) -> tuple[dt.date, str]:
     day, _, origin = value.partition(":")
     if not origin:
-        raise ValueError(f"{value!r}: use DATE:ORIGIN, e.g. 2021-01-30:outside-municipality")
+        raise ValueError(texts.cli("returned-form", value=repr(value)))
     from station.timeparse import parse_date
 
     return parse_date(day), origin
@@ -634,9 +691,9 @@ def issue_code(key_path: str, sub: str, name: str | None, color: str, nat: str |
             day, origin = _returned(returned)
             ret = Returning(day, Origin.from_word(origin))
     except ValueError as error:
-        raise click.BadParameter(str(error)) from None
+        raise click.BadParameter(value_reason(error)) from None
     if lifetime <= 0:
-        raise click.BadParameter("--ttl must be positive")
+        raise click.BadParameter(texts.cli("ttl-positive"))
     claims = HealthClaims(iss=iss, iat=issued, exp=issued + int(lifetime), sub=sub,
                           name=name, color=Color[color.upper()], nat=nat_date, ret=ret,
                           org=org)
@@ -645,12 +702,12 @@ def issue_code(key_path: str, sub: str, name: str | None, color: str, nat: str |
     try:
         parse_claims(claims.to_cbor_map())  # the same checks a station applies
     except CodeError as error:
-        raise StationError(f"these claims would not verify: {error.detail}") from None
+        raise StationError(texts.cli("claims-refused", detail=error.detail)) from None
     text = issue(load_signing_key(Path(key_path)), claims)
     click.echo(text)
     if png:
         write_qr_png(text, Path(png))
-        click.echo(f"wrote {png}", err=True)
+        click.echo(say("wrote", path=png), err=True)
 
 
 if __name__ == "__main__":

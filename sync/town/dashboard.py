@@ -8,6 +8,8 @@ admin login.
 - No inline script or style (the Content-Security-Policy forbids them): the page's live part
   (`#live`) is refreshed every 30 s by /static/town.js fetching `/live`; the login page has no
   refresh at all, so a token being typed is never wiped.
+- Chinese first; `/lang/en` (the link at the top) switches this browser to English, `/lang/zh_CN`
+  back (a cookie); without one, the server's `--locale` (TOWN_LOCALE) decides.
 - `/docs` (Swagger UI) and `/openapi.json` need the login too; Swagger UI's files come from
   the `swagger-ui-py` package, so the docs work on a town network without internet.
 """
@@ -26,11 +28,13 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 
 from station.clock import CST
+from station.messages import Locale
 from sync.town import texts
 from sync.town.auth import SESSION_COOKIE, AdminAuth, MaybeSession, store_of
 from sync.town.store import Session, TownStore, constant_time_equal
 
 LOGIN_CSRF_COOKIE = "town_login"
+LANG_COOKIE = "town_lang"
 STATIC = Path(__file__).with_name("static")
 STATIC_FILES = {"town.css": "text/css", "town.js": "text/javascript",
                 "docs.js": "text/javascript"}
@@ -48,21 +52,37 @@ def _https(request: Request) -> bool:
         request.headers.get("x-forwarded-proto", "").lower() == "https"
 
 
-def _page(title: str, body: str, *, live: bool = False) -> str:
+def page_locale(request: Request) -> Locale:
+    """The browser's choice (the switch's cookie), else the server's `--locale`."""
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in ("zh_CN", "en"):
+        return chosen  # type: ignore[return-value]
+    default = getattr(request.app.state.settings, "locale", "zh_CN")
+    return "en" if default == "en" else "zh_CN"
+
+
+def _page(title: str, body: str, locale: Locale, *, live: bool = False) -> str:
     script = "<script src=/static/town.js></script>" if live else ""
-    return (f"<!doctype html><html lang=zh><head><meta charset=utf-8><title>{e(title)}</title>"
+    other = "en" if locale == "zh_CN" else "zh_CN"
+    switch = (f"<p class=lang><a href=/lang/{other}>{e(texts.html('switch', locale))}</a>"
+              "</p>")
+    return (f"<!doctype html><html lang={'zh' if locale == 'zh_CN' else 'en'}><head>"
+            f"<meta charset=utf-8><title>{e(title)}</title>"
             f"<link rel=stylesheet href=/static/town.css>{script}</head>"
-            f"<body><h1>{e(title)}</h1>{body}</body></html>")
+            f"<body>{switch}<h1>{e(title)}</h1>{body}</body></html>")
 
 
 def _login_page(request: Request, message: str = "", status: int = 200) -> Response:
+    locale = page_locale(request)
     csrf = secrets.token_urlsafe(24)
     notice = f"<p class=bad>{e(message)}</p>" if message else ""
-    body = (f"{notice}<form method=post action=/login><label>{e(texts.html('login-label'))} "
+    body = (f"{notice}<form method=post action=/login><label>"
+            f"{e(texts.html('login-label', locale))} "
             "<input type=password name=token autofocus size=50 autocomplete=off></label>"
             f"<input type=hidden name=csrf value={e(csrf)}> "
-            f"<button>{e(texts.html('login-button'))}</button></form>")
-    response = HTMLResponse(_page(texts.html("login-title"), body), status_code=status)
+            f"<button>{e(texts.html('login-button', locale))}</button></form>")
+    response = HTMLResponse(_page(texts.html("login-title", locale), body, locale),
+                            status_code=status)
     response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict",
                         secure=_https(request), max_age=3600)
     return response
@@ -86,18 +106,27 @@ def install(app: FastAPI) -> None:
         """The dashboard (after login): stations, today per enterprise, fever alarms."""
         if session is None:
             return _login_page(request)
-        body = (f"<p><a href=/office>{e(texts.html('office'))}</a> · "
-                f"<a href=/docs>{e(texts.html('api-docs'))}</a> · "
+        locale = page_locale(request)
+        body = (f"<p><a href=/office>{e(texts.html('office', locale))}</a> · "
+                f"<a href=/docs>{e(texts.html('api-docs', locale))}</a> · "
                 f"<form method=post action=/logout class=inline>"
                 f"<input type=hidden name=csrf value={e(session.csrf)}>"
-                f"<button>{e(texts.html('logout'))}</button></form></p>"
-                f"<div id=live>{_live_html(store_of(request), settings)}</div>")
-        return HTMLResponse(_page(texts.html("title"), body, live=True))
+                f"<button>{e(texts.html('logout', locale))}</button></form></p>"
+                f"<div id=live>{_live_html(store_of(request), settings, locale)}</div>")
+        return HTMLResponse(_page(texts.html("title", locale), body, locale, live=True))
+
+    @app.get("/lang/{locale}", response_model=None, tags=["dashboard"])
+    def switch_language(locale: str) -> Response:
+        """Show the dashboard in `zh_CN` or `en` in this browser (a cookie); back to /."""
+        response = RedirectResponse("/", status_code=303)
+        if locale in ("zh_CN", "en"):
+            response.set_cookie(LANG_COOKIE, locale, samesite="lax", max_age=365 * 86400)
+        return response
 
     @app.get("/live", response_class=HTMLResponse, response_model=None, tags=["dashboard"])
     def live(request: Request, session: LiveSession) -> Response:
         """The dashboard's live part, for its 30-second refresh (401 after logout)."""
-        return HTMLResponse(_live_html(store_of(request), settings))
+        return HTMLResponse(_live_html(store_of(request), settings, page_locale(request)))
 
     @app.post("/login", response_model=None, tags=["dashboard"])
     def login(request: Request) -> Response:
@@ -105,11 +134,11 @@ def install(app: FastAPI) -> None:
         form = _form(request)
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not expected or not constant_time_equal(form.get("csrf", ""), expected):
-            return _login_page(request, texts.html("login-expired"), 403)
+            return _login_page(request, texts.html("login-expired", page_locale(request)), 403)
         store = store_of(request)
         admin = store.admin_for_token(form.get("token", "").strip())
         if admin is None:
-            return _login_page(request, texts.html("login-bad"), 401)
+            return _login_page(request, texts.html("login-bad", page_locale(request)), 401)
         session_id, _ = store.new_session(admin, settings.session_ttl)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="strict",
@@ -156,9 +185,12 @@ def install(app: FastAPI) -> None:
         return FileResponse(Path(str(folder / name)), media_type=SWAGGER_FILES[name])
 
 
-def _live_html(store: TownStore, settings: Any) -> str:
+def _live_html(store: TownStore, settings: Any, locale: Locale) -> str:
     now = dt.datetime.now(CST)
-    h = texts.html
+
+    def h(label: str, **fields: Any) -> str:
+        return texts.html(label, locale, **fields)
+
     rows = []
     for status in store.stations():
         silent = status.silent_for(now)
@@ -187,7 +219,7 @@ def _live_html(store: TownStore, settings: Any) -> str:
         f"<td>{e(a['station'])}</td><td>{e(a['enterprise'])}</td>"
         f"<td>{e(str(a.get('subject') or '—'))}</td><td>{e(str(a.get('name') or ''))}</td>"
         f"<td class=bad>{e(str(a.get('temperature_c')))}</td>"
-        f"<td>{_ack_cell(a.get('ack'))}</td></tr>"
+        f"<td>{_ack_cell(a.get('ack'), locale)}</td></tr>"
         for a in store.alarms(limit=50)) or "<tr><td colspan=7>—</td></tr>"
     if settings.bundle_key is not None:  # online signing: show the bundle stations get next
         store.sign_if_needed(settings.bundle_key, settings.bundle_lifetime)
@@ -214,7 +246,7 @@ def _live_html(store: TownStore, settings: Any) -> str:
         f"<h2>{e(h('bundle'))}</h2><p>{bundle}</p>")
 
 
-def _ack_cell(ack: Any) -> str:
+def _ack_cell(ack: Any, locale: Locale) -> str:
     if not isinstance(ack, dict):
-        return f"<span class=bad>{e(texts.html('unhandled'))}</span>"
+        return f"<span class=bad>{e(texts.html('unhandled', locale))}</span>"
     return e(f"{ack.get('action', '')} {ack.get('time', '')}".strip())

@@ -179,7 +179,7 @@ def create_database(path: Path) -> None:
     except FileExistsError:
         raise StoreError(texts.cli("db-exists", path=path)) from None
     except OSError as error:
-        raise StoreError(f"{path}: {error.strerror or error}") from None
+        raise StoreError(texts.cli("db-cannot-create", path=path, error=error)) from None
     try:
         os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask
     finally:

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from station.codes import key_id
 from station.errors import StationError
 from station.timeparse import aware_instant
+from sync.town import texts
 
 DEFAULT_LIFETIME = dt.timedelta(days=7)
 MAX_LIFETIME = dt.timedelta(days=30)
@@ -46,12 +47,11 @@ def b64(data: bytes) -> str:
 
 def unb64(text: Any, where: str) -> bytes:
     if not isinstance(text, str):
-        raise SigningError(f"{where}: must be base64 text")
+        raise SigningError(texts.cli("sign-not-base64-text", where=where))
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise SigningError(f"{where}: not RFC 4648 base64 (standard alphabet, = padding)"
-                           ) from None
+        raise SigningError(texts.cli("sign-not-base64", where=where)) from None
 
 
 def spki_der(public_key: ed25519.Ed25519PublicKey) -> bytes:
@@ -91,7 +91,7 @@ class KeyId:
         except (binascii.Error, ValueError):
             raw = b""
         if len(raw) != 8:
-            raise SigningError(f"{text!r}: a key id is 16 hex digits or base64 of 8 bytes")
+            raise SigningError(texts.cli("sign-kid-form", value=repr(text)))
         return cls(raw)
 
 
@@ -117,15 +117,13 @@ def load_bundle_key(path: Path) -> ed25519.Ed25519PrivateKey:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise SigningError(f"{path}: cannot read the bundle key: {error.strerror or error}"
-                           ) from None
+        raise SigningError(texts.cli("sign-cannot-read-key", path=path, error=error)) from None
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
-        raise SigningError(f"{path}: not an unencrypted PEM private key") from None
+        raise SigningError(texts.cli("sign-not-private-pem", path=path)) from None
     if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise SigningError(f"{path}: a bundle key is an Ed25519 key (`town-server keys new "
-                           "--purpose bundle`)")
+        raise SigningError(texts.cli("sign-not-ed25519-new", path=path))
     return key
 
 
@@ -133,16 +131,16 @@ def load_bundle_public_key(path: Path) -> ed25519.Ed25519PublicKey:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise SigningError(f"{path}: cannot read: {error.strerror or error}") from None
+        raise SigningError(texts.cli("sign-cannot-read", path=path, error=error)) from None
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError):
         try:
             key = serialization.load_pem_private_key(data, password=None).public_key()
         except (ValueError, TypeError):
-            raise SigningError(f"{path}: not a PEM public key") from None
+            raise SigningError(texts.cli("sign-not-public-pem", path=path)) from None
     if not isinstance(key, ed25519.Ed25519PublicKey):
-        raise SigningError(f"{path}: a bundle key is an Ed25519 key")
+        raise SigningError(texts.cli("sign-not-ed25519", path=path))
     return key
 
 
@@ -186,33 +184,32 @@ def document_bytes(document: dict[str, Any]) -> bytes:
 def _time(document: dict[str, Any], name: str, source: str) -> dt.datetime:
     parsed = aware_instant(document.get(name))
     if parsed is None:
-        raise SigningError(f"{source}: {name}: must be an ISO 8601 time with UTC offset")
+        raise SigningError(texts.cli("sign-time", source=source, name=name))
     return parsed
 
 
 def check_document(document: Any, source: str) -> dict[str, Any]:
     """The document's shape per sync.md (the station checks the same); SigningError if not."""
     if not isinstance(document, dict):
-        raise SigningError(f"{source}: the bundle document must be a JSON object")
+        raise SigningError(texts.cli("sign-not-object", source=source))
     for name in REQUIRED:
         if name not in document:
-            raise SigningError(f"{source}: {name}: missing")
+            raise SigningError(texts.cli("sign-missing", source=source, name=name))
     serial = document["serial"]
     if type(serial) is not int or not 1 <= serial <= MAX_SERIAL:
-        raise SigningError(f"{source}: serial: must be a whole number from 1 to 2^53-1")
+        raise SigningError(texts.cli("sign-serial", source=source))
     if not isinstance(document["version"], str) or not document["version"]:
-        raise SigningError(f"{source}: version: must be text")
+        raise SigningError(texts.cli("sign-version", source=source))
     issued, expires = _time(document, "issued_at", source), _time(document, "expires", source)
     if not issued < expires <= issued + MAX_LIFETIME:
-        raise SigningError(f"{source}: expires: must be after issued_at and at most 30 days "
-                           "after it")
+        raise SigningError(texts.cli("sign-expires", source=source))
     if not isinstance(document["trust"], dict):
-        raise SigningError(f"{source}: trust: must be an object")
+        raise SigningError(texts.cli("sign-field-object", source=source, name="trust"))
     if not isinstance(document["rules"], dict):
-        raise SigningError(f"{source}: rules: must be an object")
+        raise SigningError(texts.cli("sign-field-object", source=source, name="rules"))
     keys = document.get("bundle_keys")
     if keys is not None and (not isinstance(keys, list) or not keys):
-        raise SigningError(f"{source}: bundle_keys: must be a non-empty list of base64 SPKI")
+        raise SigningError(texts.cli("sign-bundle-keys", source=source))
     for index, spki in enumerate(keys or []):
         unb64(spki, f"{source}: bundle_keys[{index}]")
     return document
@@ -241,23 +238,22 @@ def open_envelope(envelope: Any, public_key: ed25519.Ed25519PublicKey,
     """Verify a signed bundle with `public_key`, then parse its document (in that order)."""
     if not isinstance(envelope, dict) or set(envelope) != {"payload", "alg", "kid",
                                                            "signature"}:
-        raise SigningError(f"{source}: a signed bundle has exactly payload, alg, kid and "
-                           "signature")
+        raise SigningError(texts.cli("sign-envelope", source=source))
     if envelope["alg"] != "EdDSA":
-        raise SigningError(f"{source}: alg: must be EdDSA")
+        raise SigningError(texts.cli("sign-alg", source=source))
     kid = KeyId(unb64(envelope["kid"], f"{source}: kid"))
     if kid != KeyId.of(public_key):
-        raise SigningError(f"{source}: kid: signed by key {kid.hex}, not by "
-                           f"{KeyId.of(public_key).hex}")
+        raise SigningError(texts.cli("sign-kid", source=source, kid_hex=kid.hex,
+                                             expected=KeyId.of(public_key).hex))
     payload = unb64(envelope["payload"], f"{source}: payload")
     try:
         public_key.verify(unb64(envelope["signature"], f"{source}: signature"), payload)
     except InvalidSignature:
-        raise SigningError(f"{source}: signature: does not verify") from None
+        raise SigningError(texts.cli("sign-signature", source=source)) from None
     try:
         document = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise SigningError(f"{source}: payload: not UTF-8 JSON") from None
+        raise SigningError(texts.cli("sign-payload", source=source)) from None
     check_document(document, source)
     return OpenedBundle(dict(envelope), document, kid)
 

@@ -589,7 +589,7 @@ class SqliteTownStore:
         with self.db.transaction() as conn:
             if not conn.execute("DELETE FROM rules WHERE key = ?", (key,)).rowcount:
                 known = ", ".join(r[0] for r in conn.execute("SELECT key FROM rules "
-                                                             "ORDER BY key")) or "none"
+                                                             "ORDER BY key")) or "—"
                 raise StoreError(texts.cli("rule-unknown", key=key, known=known))
             self._changed(conn)
             self._audit(conn, who, "rule-unset", key)
@@ -664,18 +664,16 @@ class SqliteTownStore:
             exported = conn.execute("SELECT generation FROM bundle_exports WHERE serial = ?",
                                     (serial,)).fetchone()
             if exported is None:
-                raise StoreError(f"serial {serial} was not exported from this database "
-                                 "(`town-server bundle export`): refusing a serial it did "
-                                 "not allocate")
+                raise StoreError(texts.cli("bundle-not-exported", serial=serial))
             existing = conn.execute("SELECT envelope FROM bundles WHERE serial = ?",
                                     (serial,)).fetchone()
             if existing is not None:
                 if json.loads(existing[0])["payload"] == opened.envelope["payload"]:
                     return False
-                raise StoreError(f"serial {serial} is already imported with another payload")
+                raise StoreError(texts.cli("bundle-other-payload", serial=serial))
             latest = conn.execute("SELECT max(serial) FROM bundles").fetchone()[0]
             if latest is not None and serial < latest:
-                raise StoreError(f"serial {serial} is older than the served bundle ({latest})")
+                raise StoreError(texts.cli("bundle-older", serial=serial, latest=latest))
             self._store_bundle(conn, exported[0], opened.envelope, opened.document,
                                opened.kid, "offline")
             self._audit(conn, who, "bundle-import", f"serial {serial} by {opened.kid.hex}")
