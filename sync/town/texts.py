@@ -23,6 +23,7 @@ CLI: dict[str, str] = {
               "({wanted}): upgrade town-server",
     "db-unusable": "{path}: cannot use the town database: {error}",
     "db-created": "created town database {path} (schema {version}, mode 0600)",
+    "db-created-pg": "created town database {path} (schema {version})",
     "db-migrated": "{path}: migrated schema {old} → {new}",
     "db-current": "{path}: already at schema {version}",
     # stations and tokens
