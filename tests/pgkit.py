@@ -99,7 +99,7 @@ class PgCluster:
 
         with psycopg.connect(dbname="postgres", user=SUPERUSER, host=str(self.root),
                              autocommit=True) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql.encode())
 
     def new_database(self, *, empty: bool = False) -> str:
         """The URL of a new database: a town database of the current schema (a copy of the

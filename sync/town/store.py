@@ -196,14 +196,15 @@ class TownStore(Protocol):
     def purge(self, before: dt.date, who: str) -> int: ...
 
 
-INSERT_RECORD = (
-    "INSERT INTO records (station, epoch, seq, digest, quarantined, error, received, "
-    "event_id, kind, time, corrected_time, clock_synced, day, subject, name, color, decision, "
-    "reasons, temperature_c, raw, device, ref_event_id, simulated) VALUES (:station, :epoch, "
-    ":seq, :digest, :quarantined, :error, :received, :event_id, :kind, :time, "
-    ":corrected_time, :clock_synced, :day, :subject, :name, :color, :decision, :reasons, "
-    ":temperature_c, :raw, :device, :ref_event_id, :simulated) "
-    "ON CONFLICT (station, epoch, seq) DO NOTHING")
+RECORD_COLUMNS = ("station", "epoch", "seq", "digest", "quarantined", "error", "received",
+                  "event_id", "kind", "time", "corrected_time", "clock_synced", "day",
+                  "subject", "name", "color", "decision", "reasons", "temperature_c", "raw",
+                  "device", "ref_event_id", "simulated")
+
+
+INSERT_RECORDS = (f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) VALUES "
+                  f"({', '.join(['?'] * len(RECORD_COLUMNS))}) "
+                  "ON CONFLICT (station, epoch, seq) DO NOTHING")
 
 
 def _greatest(tx: Tx) -> str:
@@ -361,91 +362,84 @@ class SqlTownStore:
         what the other committed."""
         received = now_cst()
         received_text = received.isoformat(timespec="milliseconds")
-        rows: dict[int, dict[str, Any]] = {}
+        rows: dict[int, tuple[Any, ...]] = {}
         quarantined: set[int] = set()
         for entry in entries:
             rows[entry["seq"]] = self._row(station, epoch, entry, clock, received,
                                            received_text, simulated)
-            if rows[entry["seq"]]["quarantined"]:
+            if rows[entry["seq"]][4]:
                 quarantined.add(entry["seq"])
         by_seq = {entry["seq"]: entry for entry in entries}
-        key = {"station": station, "epoch": epoch}
+        # The hot path goes to the driver directly (`Tx.driver`); the SQL is the same on
+        # both engines.
         with self.db.transaction() as tx:
-            tx.run("INSERT INTO epochs (station, epoch, acked_through, first_seen) VALUES "
-                   "(:station, :epoch, 0, :now) ON CONFLICT (station, epoch) DO NOTHING",
-                   {**key, "now": received_text})
-            acked = int(tx.scalar("SELECT acked_through FROM epochs WHERE station = :station "
-                                  "AND epoch = :epoch" + _lock(tx), key))
+            # the epoch's row, made if new, and locked until commit (an upsert that updates
+            # takes the row lock on PostgreSQL; on SQLite BEGIN IMMEDIATE holds it already)
+            ((acked,),) = tx.driver(
+                "INSERT INTO epochs (station, epoch, acked_through, first_seen) VALUES "
+                "(?, ?, 0, ?) ON CONFLICT (station, epoch) DO UPDATE SET "
+                "acked_through = epochs.acked_through RETURNING acked_through",
+                (station, epoch, received_text))
             duplicates: set[int] = set()
             seqs = list(rows)
             for start in range(0, len(seqs), 500):
                 chunk = seqs[start:start + 500]
-                for row in tx.rows(
-                        "SELECT seq, digest, raw, purged, simulated FROM records WHERE "
-                        "station = :station AND epoch = :epoch AND seq IN (:seqs)",
-                        {**key, "seqs": chunk}):
-                    seq = row["seq"]
-                    if not row["purged"] and (
-                            bool(row["simulated"]) != simulated
-                            or (row["digest"] != rows[seq]["digest"]
-                            and not same_content(json.loads(row["raw"]), by_seq[seq]))):
+                marks = ",".join("?" * len(chunk))
+                for seq, digest, raw, purged, was_simulated in tx.driver(
+                        f"SELECT seq, digest, raw, purged, simulated FROM records WHERE "
+                        f"station = ? AND epoch = ? AND seq IN ({marks})",
+                        (station, epoch, *chunk)):
+                    if not purged and (
+                            bool(was_simulated) != simulated
+                            or (digest != rows[seq][3]
+                            and not same_content(json.loads(raw), by_seq[seq]))):
                         raise Conflict(seq)
                     duplicates.add(seq)
             # a seq at or below acked_through with no row was purged (or written off)
             below = [seq for seq in seqs if seq <= acked and seq not in duplicates]
             if below:
-                written_off = tx.rows("SELECT first_seq, through FROM write_offs WHERE "
-                                      "station = :station AND epoch = :epoch", key)
+                written_off = tx.driver("SELECT first_seq, through FROM write_offs WHERE "
+                                        "station = ? AND epoch = ?", (station, epoch))
                 for seq in below:
-                    if not any(w["first_seq"] <= seq <= w["through"] for w in written_off):
+                    if not any(first <= seq <= through for first, through in written_off):
                         duplicates.add(seq)
             new_rows = [row for seq, row in rows.items() if seq not in duplicates]
-            tx.many(INSERT_RECORD, new_rows)
-            acked = self._advance(tx, station, epoch)
+            tx.driver_many(INSERT_RECORDS, new_rows)
+            acked = self._advance(tx, station, epoch, int(acked))
         stored_bad = sorted(seq for seq in quarantined if seq not in duplicates)
         return IngestResult(epoch, acked, len(new_rows) - len(stored_bad), len(duplicates),
                             stored_bad)
 
     @staticmethod
     def _row(station: str, epoch: str, entry: dict[str, Any], clock: dict[str, Any],
-             received: dt.datetime, received_text: str, simulated: bool) -> dict[str, Any]:
+             received: dt.datetime, received_text: str, simulated: bool) -> tuple[Any, ...]:
+        """A record's values in RECORD_COLUMNS order."""
         text = canonical(entry)
         digest = hashlib.sha256(text.encode()).hexdigest()
-        row: dict[str, Any] = {
-            "station": station, "epoch": epoch, "seq": entry["seq"], "digest": digest,
-            "quarantined": 1, "error": None, "received": received_text, "event_id": None,
-            "kind": None, "time": None, "corrected_time": None, "clock_synced": None,
-            "day": None, "subject": None, "name": None, "color": None, "decision": None,
-            "reasons": None, "temperature_c": None, "raw": text, "device": None,
-            "ref_event_id": None, "simulated": int(simulated)}
+        seq = entry["seq"]
         when, problem = check_record(entry)
         if when is None:
-            row["error"] = problem
-            return row
-        reasons = entry.get("reasons")
-        row.update(
-            quarantined=0, event_id=entry["event_id"], kind=entry["kind"], time=entry["time"],
-            corrected_time=corrected_time(entry, clock, received),
-            clock_synced=int(entry["clock_synced"]), day=cst_date(when).isoformat(),
-            subject=entry.get("subject"), name=entry.get("name"), color=entry.get("color"),
-            decision=entry.get("decision"),
-            reasons=json.dumps(reasons, ensure_ascii=False) if reasons else "[]",
-            temperature_c=entry.get("temperature_c"), device=entry.get("device"),
-            ref_event_id=entry.get("ref_event_id"))
-        return row
+            return (station, epoch, seq, digest, 1, problem, received_text, None, None, None,
+                    None, None, None, None, None, None, None, None, None, text, None, None,
+                    int(simulated))
+        return (station, epoch, seq, digest, 0, None, received_text, entry["event_id"],
+                entry["kind"], entry["time"], corrected_time(entry, clock, received),
+                int(entry["clock_synced"]), cst_date(when).isoformat(), entry.get("subject"),
+                entry.get("name"), entry.get("color"), entry.get("decision"),
+                json.dumps(reasons, ensure_ascii=False) if (reasons := entry.get("reasons"))
+                else "[]",
+                entry.get("temperature_c"), text, entry.get("device"),
+                entry.get("ref_event_id"), int(simulated))
 
     @staticmethod
-    def _advance(tx: Tx, station: str, epoch: str) -> int:
-        """Move the epoch's acked_through over every stored seq that follows it (the caller
-        holds the epoch row's lock)."""
-        key = {"station": station, "epoch": epoch}
-        acked = int(tx.scalar("SELECT acked_through FROM epochs WHERE station = :station AND "
-                              "epoch = :epoch", key))
+    def _advance(tx: Tx, station: str, epoch: str, acked: int) -> int:
+        """Move the epoch's acked_through (`acked` now: the caller holds the epoch row's
+        lock) over every stored seq that follows it."""
         start = acked
         while True:
-            following = [row["seq"] for row in tx.rows(
-                "SELECT seq FROM records WHERE station = :station AND epoch = :epoch AND "
-                "seq > :acked ORDER BY seq LIMIT 5000", {**key, "acked": acked})]
+            following = [row[0] for row in tx.driver(
+                "SELECT seq FROM records WHERE station = ? AND epoch = ? AND seq > ? "
+                "ORDER BY seq LIMIT 5000", (station, epoch, acked))]
             for seq in following:
                 if seq != acked + 1:
                     break
@@ -455,8 +449,8 @@ class SqlTownStore:
                     continue
             break
         if acked > start:
-            tx.run(f"UPDATE epochs SET acked_through = {_greatest(tx)}(acked_through, :acked) "
-                   "WHERE station = :station AND epoch = :epoch", {**key, "acked": acked})
+            tx.driver(f"UPDATE epochs SET acked_through = {_greatest(tx)}(acked_through, ?) "
+                      "WHERE station = ? AND epoch = ?", (acked, station, epoch))
         return acked
 
     def write_off(self, station: str, epoch: str, through: int, who: str,
@@ -481,7 +475,7 @@ class SqlTownStore:
                    "epoch = :epoch", {**key, "through": through})
             self._audit(tx, who, "write-off", f"{station} epoch {epoch} seqs {acked + 1}.."
                         f"{through}: {reason}")
-            return acked + 1, self._advance(tx, station, epoch)
+            return acked + 1, self._advance(tx, station, epoch, through)
 
     # -- heartbeats and status --------------------------------------------------------------
 
