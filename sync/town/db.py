@@ -203,51 +203,77 @@ def _text(sql: str) -> sa.TextClause:
 
 
 class Database:
-    """A town database: an SQLAlchemy engine (`engine`, `dialect_name`) and its two ways in,
-    `query` (read) and `transaction` (write)."""
+    """A town database: an SQLAlchemy engine (`engine`, `dialect_name`) and its ways in,
+    `query` (one read), `reading` (several) and `transaction` (write).
+
+    SQLite: one connection per process, used by one thread at a time (as before SQLAlchemy:
+    a pool checkout costs more than the query on a small file, and writes take turns on the
+    file's one lock anyway). PostgreSQL: the engine's pool, a connection per thread at work.
+    """
 
     def __init__(self, where: Target, engine: Engine) -> None:
         self.target = where
         self.engine = engine
         self.dialect_name = engine.dialect.name
         self.path = where.path
-        self._write_lock = threading.Lock() if self.dialect_name == "sqlite" else None
+        self._lock = threading.RLock() if self.dialect_name == "sqlite" else None
+        self._shared: Connection | None = None
+
+    @contextmanager
+    def _connection(self, mode: str) -> Iterator[Connection]:
+        """A connection for `mode` ("write", "read" or "single"; the SQLite begin hook reads
+        it), back to its owner afterwards."""
+        if self._lock is None:
+            with self.engine.connect() as pooled:
+                yield pooled
+            return
+        with self._lock:
+            shared = self._shared
+            if shared is None or shared.closed or shared.invalidated:
+                shared = self._shared = self.engine.connect()
+            shared.execution_options(town_mode=mode)
+            try:
+                yield shared
+            finally:
+                if shared.in_transaction():
+                    shared.rollback()
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         """The one way to write: one transaction, committed when the block ends, rolled back
-        (and the exception re-raised) when it raises. SQLite: BEGIN IMMEDIATE, one writer
-        thread of this process at a time."""
-        lock = self._write_lock
-        if lock is not None:
-            lock.acquire()
-        try:
-            with self.engine.connect() as conn:
-                conn.execution_options(town_write=True)
-                with conn.begin():
-                    yield Tx(conn, self.dialect_name)
-        finally:
-            if lock is not None:
-                lock.release()
+        (and the exception re-raised) when it raises. SQLite: BEGIN IMMEDIATE."""
+        with self._connection("write") as conn, conn.begin():
+            yield Tx(conn, self.dialect_name)
 
     @contextmanager
     def reading(self) -> Iterator[Tx]:
-        """A read-only transaction: one consistent view for several queries."""
-        with self.engine.connect() as conn, conn.begin():
+        """A read-only transaction for several queries."""
+        with self._connection("read") as conn, conn.begin():
             yield Tx(conn, self.dialect_name)
 
     def query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] = ()
               ) -> list[RowMapping]:
         """Rows of one read query, indexable by column name (`row["subject"]`). `sql` takes
         `:name` parameters with a mapping (portable to both engines), or `?` with a
-        sequence; `IN (:name)` takes a list."""
+        sequence; `IN (:name)` takes a list. A `:word` inside a quoted literal is a
+        parameter too (SQLAlchemy's `text`): write `\\:` there."""
         if not isinstance(params, Mapping):
             sql, params = _positional(sql, params)
-        with self.engine.connect() as conn:
-            conn.execution_options(town_single=True)  # one statement: no BEGIN on SQLite
+        with self._connection("single") as conn:
             return list(conn.execute(_text(sql), dict(params)).mappings())
 
+    def driver_query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """One read on the hot path (every request's token check): `Tx.driver`'s `?` SQL,
+        rows as tuples."""
+        with self._connection("single") as conn:
+            return Tx(conn, self.dialect_name).driver(sql, params)
+
     def close(self) -> None:
+        if self._lock is not None:
+            with self._lock:
+                if self._shared is not None:
+                    self._shared.close()
+                    self._shared = None
         self.engine.dispose()
 
 
@@ -292,11 +318,12 @@ def _engine(where: Target) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
             # the writer's lock at the start: no read-then-write race between processes
-            options = conn.get_execution_options()
-            if options.get("town_write", False):
+            mode = conn.get_execution_options().get("town_mode", "read")
+            if mode == "write":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
-            elif not options.get("town_single", False):
+            elif mode == "read":
                 conn.exec_driver_sql("BEGIN")
+            # "single": one statement in autocommit, no transaction to begin
 
         return engine
     return sa.create_engine(where.url, pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW,
@@ -405,7 +432,7 @@ def create_database(where: str | Path | Target) -> None:
     engine = _engine(where)
     try:
         with engine.connect() as conn:
-            conn.execution_options(town_write=True)
+            conn.execution_options(town_mode="write")
             with conn.begin():
                 if _tables(conn):
                     raise StoreError(texts.cli("db-exists", path=where.shown))
@@ -449,7 +476,7 @@ def upgrade_database(where: str | Path | Target,
     engine = _engine(where)
     try:
         with engine.connect() as conn:
-            conn.execution_options(town_write=True)
+            conn.execution_options(town_mode="write")
             with conn.begin():
                 found = found_version(conn)
                 if not _known(found):

@@ -309,16 +309,17 @@ class SqlTownStore:
             self._audit(tx, who, "admin-token-revoke", str(admin_id))
 
     def station_for_token(self, token: str) -> Station | None:
-        rows = self._query("SELECT id, enterprise, disabled FROM stations WHERE token_hash = "
-                           ":hash", {"hash": token_hash(token)})
+        rows = self.db.driver_query("SELECT id, enterprise, disabled FROM stations WHERE "
+                                    "token_hash = ?", (token_hash(token),))
         if not rows:
             return None
-        return Station(rows[0]["id"], rows[0]["enterprise"], rows[0]["disabled"] is not None)
+        station_id, enterprise, disabled = rows[0]
+        return Station(station_id, enterprise, disabled is not None)
 
     def admin_for_token(self, token: str) -> Admin | None:
-        rows = self._query("SELECT id, note FROM admin_tokens WHERE token_hash = :hash AND "
-                           "revoked IS NULL", {"hash": token_hash(token)})
-        return Admin(rows[0]["id"], rows[0]["note"] or "") if rows else None
+        rows = self.db.driver_query("SELECT id, note FROM admin_tokens WHERE token_hash = ? "
+                                    "AND revoked IS NULL", (token_hash(token),))
+        return Admin(rows[0][0], rows[0][1] or "") if rows else None
 
     # -- dashboard sessions ------------------------------------------------------------------
 
@@ -481,9 +482,8 @@ class SqlTownStore:
 
     def heartbeat(self, station: str, beat: dict[str, Any]) -> None:
         with self.db.transaction() as tx:
-            tx.run("UPDATE stations SET last_heartbeat = :now, heartbeat = :beat WHERE "
-                   "id = :id", {"now": _stamp(), "beat": json.dumps(beat, ensure_ascii=False),
-                                "id": station})
+            tx.driver("UPDATE stations SET last_heartbeat = ?, heartbeat = ? WHERE id = ?",
+                      (_stamp(), json.dumps(beat, ensure_ascii=False), station))
 
     def stations(self) -> list[StationStatus]:
         statuses = {}
