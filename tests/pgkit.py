@@ -65,14 +65,18 @@ class PgCluster:
             raise RuntimeError(f"{command[0]} failed: {result.stdout[-1500:]}"
                                f"{result.stderr[-1500:]}")
 
-    def start(self) -> PgCluster:
+    def start(self, *, durable: bool = False, settings: str = "") -> PgCluster:
+        """initdb, start, and a template town database. `durable` keeps PostgreSQL's fsync
+        on commit (benchmarks); the tests run without it. `settings`: more `-c` options."""
         if os.geteuid() == 0:
             os.chown(self.root, NOBODY, NOBODY)
         self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", SUPERUSER,
                   "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-        options = (f"-k {self.root} -c listen_addresses='' -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
-                   "-c shared_buffers=64MB")
+        options = f"-k {self.root} -c listen_addresses='' -c max_connections=300 {settings}"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        if "shared_buffers" not in settings:
+            options += " -c shared_buffers=64MB"
         self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
                   "-t", "60", "-o", options, "start")
         self.started = True

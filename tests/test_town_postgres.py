@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from sync.town.cli import main
+from sync.town.db import SCHEMA_VERSION
 from sync.town.store import Conflict, SqlTownStore, StoreError
 from tests.test_town_server import entry, push_body
 from tests.townkit import TownProcess, town_cli
@@ -65,20 +66,22 @@ def test_db_init_upgrade_and_refusals_on_postgresql(pg_cluster: Any) -> None:
     assert code == 1 and "no town database here" in output and "db init" in output
     assert "s3cret" not in output and output.count("\n") == 1
     assert cli("db", "init", "--db", secret) == (
-        0, f"created town database {secret.replace('s3cret-pw', '***')} (schema 3)\n")
+        0, f"created town database {secret.replace('s3cret-pw', '***')} "
+        f"(schema {SCHEMA_VERSION})\n")
     code, output = cli("db", "init", "--db", url)
     assert code == 1 and "already exists" in output
-    assert cli("db", "upgrade", "--db", url)[1].endswith("already at schema 3\n")
+    assert cli("db", "upgrade", "--db", url)[1].endswith(f"already at schema {SCHEMA_VERSION}\n")
     assert cli("stations", "add", "gate-a", "--enterprise", "x", "--db", url)[0] == 0
     store = SqlTownStore(url)
     with store.db.transaction() as tx:  # an older town-server's database: schema 2
         tx.run("DROP INDEX records_subject")
+        tx.run("DROP INDEX records_when")
         tx.run("UPDATE alembic_version SET version_num = '0002'")
     store.close()
     code, output = cli("stations", "list", "--db", url)
     assert code == 1 and "schema version 2" in output and "db upgrade" in output
     code, output = cli("db", "upgrade", "--db", url)
-    assert code == 0 and "migrated schema 2 → 3" in output
+    assert code == 0 and "migrated schema 2 → 3" in output and "migrated schema 3 → 4" in output
     assert "gate-a" in cli("stations", "list", "--db", url)[1]
     store = SqlTownStore(url)
     with store.db.transaction() as tx:  # a newer town-server's database
