@@ -159,15 +159,17 @@ COLUMNS = ("station", "epoch", "seq", "digest", "quarantined", "received", "even
            "decision", "reasons", "temperature_c", "raw", "device", "ref_event_id",
            "simulated", "purged")
 SECONDARY = ("records_kind", "records_station", "records_day", "records_ack",
-             "records_subject", "records_when")
-INDEXES = (  # as sync/town/migrations/versions make them on PostgreSQL
-    "CREATE INDEX records_kind ON records (kind, id)",
-    "CREATE INDEX records_station ON records (station, id)",
-    "CREATE INDEX records_day ON records (day, station)",
-    "CREATE INDEX records_ack ON records (station, epoch, ref_event_id) WHERE kind = 'ack'",
-    "CREATE INDEX records_subject ON records (subject, day) WHERE subject IS NOT NULL",
-    "CREATE INDEX records_when ON records ((coalesce(corrected_time, time)), id) "
-    "INCLUDE (corrected_time, time) WHERE purged = 0")
+             "records_subject", "records_when", "records_alarm", "records_acked",
+             "records_day_kind")
+
+
+def indexes() -> list[str]:
+    """The secondary indexes as the migrations make them on PostgreSQL."""
+    from sync.town.migrations.versions import r0002, r0003, r0004
+
+    found = [line.strip().rstrip(";") for script in (r0002.POSTGRESQL, r0003.SCRIPT)
+             for line in script.splitlines() if line.startswith("CREATE INDEX")]
+    return [*found, *r0004.POSTGRESQL]
 
 
 def synthetic_rows(records: int, stations: int, days: int, first_day: dt.date
@@ -257,7 +259,7 @@ def load_postgresql(url: str, records: int, stations: int, days: int,
     # the secondary indexes again, as the migrations made them
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("SET maintenance_work_mem = '512MB'")
-        for statement in INDEXES:
+        for statement in indexes():
             conn.execute(statement)  # type: ignore[arg-type]
         conn.execute("VACUUM ANALYZE")
     return time.perf_counter() - started

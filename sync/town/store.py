@@ -528,29 +528,41 @@ class SqlTownStore:
                until: str | None = None, enterprise: str | None = None, offset: int = 0,
                limit: int = 100) -> list[dict[str, Any]]:
         """Fever alarms (simulated and quarantined ones never), each with its latest ack,
-        unhandled first, then newest first by when they happened."""
+        unhandled first, then newest first by when they happened.
+
+        The page's ids first: alarms joined once with the set of acked event ids (a hash
+        join, not one ack lookup per alarm of all time), then the page's rows and their
+        latest acks."""
         where = ["r.kind = 'alarm'", "r.simulated = 0", "r.quarantined = 0", "r.purged = 0"]
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         for name, condition, value in (
                 ("since", "coalesce(r.corrected_time, r.time) >= :since", since),
                 ("until", "coalesce(r.corrected_time, r.time) < :until", until),
-                ("enterprise", "r.enterprise = :enterprise", enterprise)):
+                ("enterprise", "s.enterprise = :enterprise", enterprise)):
             if value:
                 where.append(condition)
                 params[name] = value
         if handled is not None:
-            where.append(f"ack_raw IS {'NOT ' if handled else ''}NULL")
+            where.append(f"k.ref_event_id IS {'NOT ' if handled else ''}NULL")
         rows = self._query(
-            f"""SELECT * FROM (
-                  SELECT r.*, s.enterprise, (
-                    SELECT a.raw FROM records a WHERE a.station = r.station
-                      AND a.epoch = r.epoch AND a.kind = 'ack' AND a.ref_event_id = r.event_id
-                      AND a.quarantined = 0 AND a.purged = 0 ORDER BY a.seq DESC LIMIT 1
-                  ) AS ack_raw
-                  FROM records r JOIN stations s ON s.id = r.station) r
-                WHERE {' AND '.join(where)}
-                ORDER BY ack_raw IS NOT NULL, coalesce(r.corrected_time, r.time) DESC, r.id DESC
-                LIMIT :limit OFFSET :offset""", params)
+            f"""SELECT * FROM (SELECT r.*, s.enterprise, (
+                  SELECT a.raw FROM records a WHERE a.station = r.station
+                    AND a.epoch = r.epoch AND a.kind = 'ack' AND a.ref_event_id = r.event_id
+                    AND a.quarantined = 0 AND a.purged = 0 ORDER BY a.seq DESC LIMIT 1
+                ) AS ack_raw
+                FROM records r JOIN stations s ON s.id = r.station
+                WHERE r.id IN (
+                  SELECT r.id FROM records r JOIN stations s ON s.id = r.station
+                  LEFT JOIN (SELECT DISTINCT station, epoch, ref_event_id FROM records
+                             WHERE kind = 'ack' AND quarantined = 0 AND purged = 0) k
+                    ON k.station = r.station AND k.epoch = r.epoch
+                    AND k.ref_event_id = r.event_id
+                  WHERE {' AND '.join(where)}
+                  ORDER BY k.ref_event_id IS NOT NULL,
+                           coalesce(r.corrected_time, r.time) DESC, r.id DESC
+                  LIMIT :limit OFFSET :offset)) r
+                ORDER BY r.ack_raw IS NOT NULL, coalesce(r.corrected_time, r.time) DESC,
+                         r.id DESC""", params)
         out = []
         for row in rows:
             alarm = _entry_out(row)
@@ -560,23 +572,33 @@ class SqlTownStore:
 
     def day_summary(self, day: dt.date) -> list[dict[str, Any]]:
         """Per enterprise: worker entries, admitted, denied, and the vehicles and visitors
-        registered in (registration.md); simulated records never count."""
+        registered in (registration.md); simulated records never count. Entries are counted
+        from the `records_day_kind` index alone; only vehicles and visitors (few) are read
+        for their direction."""
         direction = _json_text(self.db.dialect_name, "r.raw", "direction")
-        return [dict(row) for row in self._query(
-            f"""SELECT s.enterprise,
-                      sum(CASE WHEN r.kind = 'entry' THEN 1 ELSE 0 END) AS entries,
-                      sum(CASE WHEN r.kind = 'entry' AND r.decision = 'deny' THEN 1 ELSE 0
-                          END) AS denied,
-                      sum(CASE WHEN r.kind = 'entry' AND r.decision = 'admit' THEN 1 ELSE 0
-                          END) AS admitted,
-                      sum(CASE WHEN r.kind = 'vehicle' THEN CASE WHEN {direction} = 'in'
-                          THEN 1 ELSE 0 END ELSE 0 END) AS vehicles,
-                      sum(CASE WHEN r.kind = 'visitor' THEN CASE WHEN {direction} = 'in'
-                          THEN 1 ELSE 0 END ELSE 0 END) AS visitors
-               FROM records r JOIN stations s ON s.id = r.station
-               WHERE r.day = :day AND r.kind IN ('entry', 'vehicle', 'visitor')
-                 AND r.simulated = 0 AND r.purged = 0 AND r.quarantined = 0
-               GROUP BY s.enterprise ORDER BY s.enterprise""", {"day": day.isoformat()})]
+        counted = "r.day = :day AND r.simulated = 0 AND r.purged = 0 AND r.quarantined = 0"
+        params = {"day": day.isoformat()}
+        out: dict[str, dict[str, Any]] = {}
+        for row in self._query(
+                f"""SELECT s.enterprise, count(*) AS entries,
+                          sum(CASE WHEN r.decision = 'deny' THEN 1 ELSE 0 END) AS denied,
+                          sum(CASE WHEN r.decision = 'admit' THEN 1 ELSE 0 END) AS admitted
+                   FROM records r JOIN stations s ON s.id = r.station
+                   WHERE r.kind = 'entry' AND {counted}
+                   GROUP BY s.enterprise""", params):
+            out[row["enterprise"]] = {**dict(row), "vehicles": 0, "visitors": 0}
+        for row in self._query(
+                f"""SELECT s.enterprise,
+                          sum(CASE WHEN r.kind = 'vehicle' THEN 1 ELSE 0 END) AS vehicles,
+                          sum(CASE WHEN r.kind = 'visitor' THEN 1 ELSE 0 END) AS visitors
+                   FROM records r JOIN stations s ON s.id = r.station
+                   WHERE r.kind IN ('vehicle', 'visitor') AND {counted}
+                     AND {direction} = 'in'
+                   GROUP BY s.enterprise""", params):
+            summary = out.setdefault(row["enterprise"], {
+                "enterprise": row["enterprise"], "entries": 0, "denied": 0, "admitted": 0})
+            summary.update(vehicles=row["vehicles"], visitors=row["visitors"])
+        return [out[name] for name in sorted(out)]
 
     def epoch_records(self, station: str, epoch: str) -> list[tuple[int, str]]:
         """(seq, digest) of everything stored for an epoch, for audits and tests."""
