@@ -159,10 +159,6 @@ class Tx:
         """Run a statement; the number of rows it changed."""
         return int(self.conn.execute(_text(sql), dict(params or {})).rowcount)
 
-    def many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(_text(sql), list(rows))
-
     def driver(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The hot path: SQL with `?` placeholders (and no `?` or `%` otherwise) straight to
         the driver's cursor in this transaction; rows as tuples. Several times cheaper per
