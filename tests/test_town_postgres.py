@@ -74,8 +74,9 @@ def test_db_init_upgrade_and_refusals_on_postgresql(pg_cluster: Any) -> None:
     assert cli("stations", "add", "gate-a", "--enterprise", "x", "--db", url)[0] == 0
     store = SqlTownStore(url)
     with store.db.transaction() as tx:  # an older town-server's database: schema 2
-        tx.run("DROP INDEX records_subject")
-        tx.run("DROP INDEX records_when")
+        for index in ("records_subject", "records_when", "records_alarm", "records_acked",
+                      "records_day_kind"):
+            tx.run(f"DROP INDEX {index}")
         tx.run("UPDATE alembic_version SET version_num = '0002'")
     store.close()
     code, output = cli("stations", "list", "--db", url)
