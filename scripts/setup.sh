@@ -45,6 +45,20 @@ if [ -e /dev/fuse ] && ! command -v fusermount3 >/dev/null; then
   fi
 fi
 
+# the town tests run on SQLite and on a PostgreSQL 15 they start themselves (tests/pgkit.py:
+# initdb/pg_ctl from /usr/lib/postgresql/15/bin, as the unprivileged `nobody` via setpriv
+# when run as root); without it those tests skip, except under CI where they fail
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing postgresql with apt-get (the town's PostgreSQL tests)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql
+  else
+    echo "setup: the town's PostgreSQL tests need postgresql:" \
+         "sudo apt-get install -y postgresql" >&2
+  fi
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   python3 -m venv "$VENV"

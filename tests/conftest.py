@@ -6,6 +6,7 @@ import base64
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -83,3 +84,49 @@ def en_config(tmp_path: Path) -> str:
     path = tmp_path / "en-config.yaml"
     path.write_text(text.replace("  locale: zh_CN", "  locale: en", 1), encoding="utf-8")
     return str(path)
+
+
+# -- the town's two engines -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_postgresql() -> Iterator[None]:
+    """Stop the tests' PostgreSQL (tests/pgkit.py) at the end, if any test started it."""
+    yield
+    from tests import pgkit
+
+    pgkit.stop_cluster()
+
+
+def require_postgresql() -> None:
+    """Skip (outside CI) or fail (CI=true) when PostgreSQL 15 cannot run here."""
+    from tests import pgkit
+
+    reason = pgkit.skip_reason()
+    if reason is not None:
+        if pgkit.in_ci():
+            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def town_engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a module's tests on both engines: town databases made through
+    `tests.pgkit.new_town_db` are SQLite files, then PostgreSQL databases."""
+    from tests import pgkit
+
+    if request.param == "postgresql":
+        require_postgresql()
+        pgkit.cluster()
+    pgkit.engine = request.param
+    yield request.param
+    pgkit.engine = "sqlite"
+
+
+@pytest.fixture
+def pg_cluster() -> Any:
+    """The tests' PostgreSQL cluster (tests/pgkit.py), started on first use."""
+    from tests import pgkit
+
+    require_postgresql()
+    return pgkit.cluster()

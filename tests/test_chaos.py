@@ -1,7 +1,9 @@
 """Nothing lost, nothing doubled: the sync path under faults, kills and a town outage.
 
 Everything runs on loopback: a real `town-server` process, a fault-injecting proxy in front
-of it, and real `gate-station sync` processes killed with SIGKILL at random instants.
+of it, and real `gate-station sync` processes killed with SIGKILL at random instants. Each
+test runs on SQLite (one server process) and on PostgreSQL with `--workers 2`, where server
+workers are killed with SIGKILL too (uvicorn starts a new one).
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from station.ledger import Ledger
 from sync.client import entry_json
 from sync.town.records import canonical
 from sync.town.store import SqliteTownStore
+from tests.pgkit import new_town_db
 from tests.townkit import (
     ROOT,
     ChaosProxy,
@@ -31,9 +36,27 @@ from tests.townkit import (
 RECORDS = int(os.environ.get("GATE_CHAOS_RECORDS", "10000"))
 KILLS = int(os.environ.get("GATE_CHAOS_KILLS", "200"))
 SYNC = [sys.executable, "-c", "from station.cli import main; main()", "sync"]
+WORKER_KILL_EVERY = 10  # station kills between two server-worker kills (--workers 2)
+pytestmark = pytest.mark.usefixtures("town_engine")  # on SQLite and PostgreSQL
 
 
-def assert_exactly_once(town_db: Path, ledger_path: Path, count: int) -> None:
+def start_town(tmp_path: Path, engine: str) -> TownProcess:
+    """A town server on a new database: SQLite with one process, PostgreSQL with two."""
+    return TownProcess(new_town_db(tmp_path / "town.db"), log=tmp_path / "town.log",
+                       workers=2 if engine == "postgresql" else 1)
+
+
+def kill_a_worker(town: TownProcess) -> bool:
+    """SIGKILL one server worker (of `--workers 2`); False when none is running (uvicorn
+    is between a death and the restart)."""
+    pids = town.worker_pids()
+    if not pids:
+        return False
+    os.kill(random.choice(pids), signal.SIGKILL)
+    return True
+
+
+def assert_exactly_once(town_db: Path | str, ledger_path: Path, count: int) -> None:
     """The town holds seq 1..count of the epoch once each, with the station's content, and
     the station's ledger marks every record synced."""
     import hashlib
@@ -55,8 +78,9 @@ def assert_exactly_once(town_db: Path, ledger_path: Path, count: int) -> None:
     assert unsynced == 0, f"{unsynced} records not marked synced"
 
 
-def test_10000_records_200_kills_and_a_faulty_network(tmp_path: Path) -> None:
-    town = TownProcess(tmp_path / "town.db").start()
+def test_10000_records_200_kills_and_a_faulty_network(tmp_path: Path,
+                                                      town_engine: str) -> None:
+    town = start_town(tmp_path, town_engine).start()
     token = town_cli("stations", "add", "gate-a", "--enterprise", "x", "--db", str(town.db))
     faults = Faults(drop_after_commit=0.10, reset=0.05, error_500=0.05, busy_503=0.04,
                     busy_503_bare=0.03, stall=0.03, stall_s=3.0, seed=11)
@@ -67,8 +91,13 @@ def test_10000_records_200_kills_and_a_faulty_network(tmp_path: Path) -> None:
         with ChaosProxy(town.port, faults) as proxy:
             config = station_setup(station, proxy.url, token)
             fill_ledger(station / "ledger.db", RECORDS, alarms_every=97, recent=True)
-            killed = 0
-            for _ in range(KILLS):
+            killed = workers_killed = 0
+            # PostgreSQL with two workers: half the station kills (CI time), and a server
+            # worker killed every WORKER_KILL_EVERY of them
+            kills = KILLS if town.workers == 1 else KILLS // 2
+            for attempt in range(kills):
+                if town.workers > 1 and attempt % WORKER_KILL_EVERY == WORKER_KILL_EVERY // 2:
+                    workers_killed += kill_a_worker(town)
                 process = subprocess.Popen([*SYNC, "--config", str(config)], cwd=ROOT,
                                            stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL)
@@ -76,7 +105,10 @@ def test_10000_records_200_kills_and_a_faulty_network(tmp_path: Path) -> None:
                 process.send_signal(signal.SIGKILL)
                 process.wait(timeout=30)
                 killed += process.returncode == -signal.SIGKILL
-            assert killed >= KILLS * 0.95
+            assert killed >= kills * 0.95
+            if town.workers > 1:
+                assert workers_killed >= kills // WORKER_KILL_EVERY // 2, workers_killed
+                assert len(town.worker_pids()) in (1, 2)  # and uvicorn starts new ones
             # then let one run to the end, still through the faulty network
             final = subprocess.run([*SYNC, "--once", "--config", str(config)], cwd=ROOT,
                                    capture_output=True, text=True, timeout=600)
@@ -90,8 +122,9 @@ def test_10000_records_200_kills_and_a_faulty_network(tmp_path: Path) -> None:
     assert_exactly_once(town.db, station / "ledger.db", RECORDS)
 
 
-def test_town_down_while_the_backlog_builds_then_a_full_drain(tmp_path: Path) -> None:
-    town = TownProcess(tmp_path / "town.db")
+def test_town_down_while_the_backlog_builds_then_a_full_drain(tmp_path: Path,
+                                                              town_engine: str) -> None:
+    town = start_town(tmp_path, town_engine)
     token = town_cli("stations", "add", "gate-a", "--enterprise", "x", "--db", str(town.db))
     station = tmp_path / "station"
     station.mkdir()

@@ -26,6 +26,7 @@ from tests.test_town_server import EPOCH, Town, entry, push_body
 from tests.townkit import ROOT
 
 BIG = 2**63
+pytestmark = pytest.mark.usefixtures("town_engine")  # every test on SQLite and PostgreSQL
 
 
 @pytest.fixture
@@ -75,9 +76,9 @@ def test_a_heartbeat_of_the_wrong_shape_is_400_and_nothing_crashes(town: Town) -
     assert town.client.post("/api/v1/stations/gate-a/heartbeat", json=good,
                             headers=headers).status_code == 204
     # a heartbeat stored by an older server, before validation: pages still work
-    with town.store.db.transaction() as conn:
-        conn.execute("UPDATE stations SET heartbeat = ? WHERE id = 'gate-b'",
-                     (json.dumps({"faults": 5, "backlog": "x", "bundle_version": 3}),))
+    with town.store.db.transaction() as tx:
+        tx.run("UPDATE stations SET heartbeat = :beat WHERE id = 'gate-b'",
+               {"beat": json.dumps({"faults": 5, "backlog": "x", "bundle_version": 3})})
     listing = town.client.get("/api/v1/stations", headers=town.admin_headers).json()
     b = next(s for s in listing if s["id"] == "gate-b")
     assert (b["faults"], b["backlog"], b["bundle_version"]) == ([], None, None)
@@ -164,7 +165,7 @@ ENDPOINTS = [("post", "/api/v1/stations/{s}/entries"), ("get", "/api/v1/stations
 
 
 @pytest.fixture(scope="module")
-def fuzz_town(tmp_path_factory: pytest.TempPathFactory) -> Town:
+def fuzz_town(tmp_path_factory: pytest.TempPathFactory, town_engine: str) -> Town:
     return Town(tmp_path_factory.mktemp("fuzz"))
 
 

@@ -55,25 +55,44 @@ def init_town_db(db: Path) -> Path:
 
 
 class TownProcess:
-    """`town-server serve` in a subprocess on a database made by `db init` when missing;
-    with `bundle_key` (a key file from `keys new --purpose bundle`) it signs bundles online.
-    Its output is kept in `log`."""
+    """`town-server serve` in a subprocess, on a SQLite file (made by `db init` when missing)
+    or a PostgreSQL URL (an initialised database); with `bundle_key` (a key file from `keys
+    new --purpose bundle`) it signs bundles online; with `workers` > 1 it runs that many
+    worker processes. Its output is kept in `log` (beside the SQLite file by default)."""
 
-    def __init__(self, db: Path, port: int | None = None, *,
-                 bundle_key: Path | None = None) -> None:
-        self.db = init_town_db(db)
+    def __init__(self, db: Path | str, port: int | None = None, *,
+                 bundle_key: Path | None = None, workers: int = 1,
+                 log: Path | None = None) -> None:
+        self.db: Path | str = init_town_db(db) if isinstance(db, Path) else db
         self.port = port or free_port()
         self.bundle_key = bundle_key
-        self.log = db.with_suffix(".log")
-        self.bundle_key = bundle_key
+        self.workers = workers
+        if log is None:
+            assert isinstance(db, Path), "give a log path for a PostgreSQL town"
+            log = db.with_suffix(".log")
+        self.log = log
         self.process: subprocess.Popen[bytes] | None = None
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the worker processes (`workers` > 1): the supervisor's children
+        that uvicorn spawned."""
+        assert self.process is not None
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        found = []
+        for child in children:
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+        return found
 
     def start(self) -> TownProcess:
         extra = ["--bundle-key", str(self.bundle_key)] if self.bundle_key else []
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [*TOWN, "serve", "--db", str(self.db), "--port", str(self.port),
-                 "--log-level", "info", *extra], cwd=ROOT, stdout=out,
+                 "--workers", str(self.workers), "--log-level", "info", *extra], cwd=ROOT,
+                stdout=out,
                 stderr=subprocess.STDOUT)
         wait_for_port(self.port)
         return self

@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import logging
-import sqlite3
 import threading
 import zlib
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,8 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as SaTimeoutError
 
 from station.clock import CST, cst_date
 from station.present import write_csv
@@ -87,7 +88,7 @@ def create_app(store: TownStore, settings: Settings | None = None) -> FastAPI:
         stop = threading.Event()
         worker = None
         if settings.retention_days > 0:
-            worker = threading.Thread(target=_retention_loop, name="retention", daemon=True,
+            worker = threading.Thread(target=retention_loop, name="retention", daemon=True,
                                       args=(store, settings.retention_days, stop))
             worker.start()
         yield
@@ -214,11 +215,17 @@ def create_app(store: TownStore, settings: Settings | None = None) -> FastAPI:
 
     # -- failure answers: 4xx with a JSON detail, 503 when the database is busy ------------
 
-    @app.exception_handler(sqlite3.OperationalError)
-    async def database_busy(_request: Request, error: sqlite3.OperationalError) -> Response:
-        if not str(error).startswith(("database is locked", "database table is locked")):
+    @app.exception_handler(OperationalError)
+    async def database_busy(_request: Request, error: OperationalError) -> Response:
+        if not database_unavailable(error):
             raise error  # a real fault (a bad query, say) is not dressed up as "busy"
-        log.warning("database: %s", error)
+        log.warning("database: %s", " ".join(str(error.orig or error).split()))
+        return JSONResponse({"detail": "the town database is busy; try again"},
+                            status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(SaTimeoutError)
+    async def pool_exhausted(_request: Request, error: SaTimeoutError) -> Response:
+        log.warning("database: no free connection: %s", error)
         return JSONResponse({"detail": "the town database is busy; try again"},
                             status_code=503, headers={"Retry-After": "5"})
 
@@ -243,6 +250,24 @@ def create_app(store: TownStore, settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def database_unavailable(error: OperationalError) -> bool:
+    """A database that cannot answer now (try again later), not a bug in a query: SQLite's
+    lock still held after the busy timeout; PostgreSQL unreachable, restarting, out of
+    connections, or a deadlock/serialization failure (the transaction was rolled back)."""
+    if error.connection_invalidated:
+        return True
+    if type(error.orig).__module__.startswith("psycopg") and \
+            getattr(error.orig, "sqlstate", None) is None:
+        return True  # no server answered: refused, reset, timed out
+    text = str(error.orig or error)
+    if text.startswith(("database is locked", "database table is locked")):
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    # 08: connection exception; 40: transaction rollback; 53: insufficient resources;
+    # 57P0x: admin/crash shutdown, cannot connect now
+    return isinstance(sqlstate, str) and sqlstate[:2] in ("08", "40", "53", "57")
+
+
 def _secured(response: Response, request: Request) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
@@ -253,7 +278,7 @@ def _secured(response: Response, request: Request) -> Response:
     return response
 
 
-def _retention_loop(store: TownStore, days: int, stop: threading.Event) -> None:
+def retention_loop(store: TownStore, days: int, stop: threading.Event) -> None:
     """Purge records older than `days`, at start and whenever the CST date changes."""
     done: dt.date | None = None
     while not stop.is_set():
@@ -263,7 +288,7 @@ def _retention_loop(store: TownStore, days: int, stop: threading.Event) -> None:
                 gone = store.purge(today - dt.timedelta(days=days), "retention")
                 log.info("retention: purged %d records older than %d days", gone, days)
                 done = today
-            except (sqlite3.Error, OSError) as error:
+            except (SQLAlchemyError, OSError) as error:
                 log.warning("retention: purge failed, retrying: %s", error)
         stop.wait(600)
 

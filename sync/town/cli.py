@@ -3,8 +3,9 @@ tokens, the signed bundle (trust keys, revocations, rules), issuer and bundle ke
 codes, retention.
 
 A thin layer over sync.town.store, sync.town.app, sync.town.signing and the station's code
-and key modules. Every command that touches the database takes `--db PATH` (default
-./town.db, or $TOWN_DB); only `db init` creates one. Errors are one line, never a traceback.
+and key modules. Every command that touches the database takes `--db` (a SQLite file,
+default ./town.db, or a postgresql:// URL; or $TOWN_DB); only `db init` creates one. Errors
+are one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from station.usage import OneLineUsageError, is_help_request, one_line
 from sync.town import texts
 
 if TYPE_CHECKING:
-    from sync.town.store import SqliteTownStore
+    from sync.town.store import SqlTownStore
 
 
 LOCALE_ENV = "TOWN_LOCALE"
@@ -121,14 +122,15 @@ def main(locale: str) -> None:
 
 def db_option(function: Any) -> Any:
     return click.option("--db", "db_path", envvar="TOWN_DB", default="town.db",
-                        show_default=True, type=click.Path(dir_okay=False),
-                        help="the town database (SQLite file made by `db init`)")(function)
+                        show_default=True,
+                        help="the town database made by `db init`: a SQLite file, or "
+                             "postgresql://USER@HOST/DB")(function)
 
 
-def open_store(db_path: str) -> SqliteTownStore:
-    from sync.town.store import SqliteTownStore
+def open_store(db_path: str) -> SqlTownStore:
+    from sync.town.store import SqlTownStore
 
-    return SqliteTownStore(db_path)
+    return SqlTownStore(db_path)
 
 
 def who() -> str:
@@ -179,22 +181,26 @@ def db() -> None:
 @db.command("init")
 @db_option
 def db_init(db_path: str) -> None:
-    """Create a new, empty town database (mode 0600) at --db."""
-    from sync.town.db import SCHEMA_VERSION, create_database
+    """Create a new town database: a SQLite file (mode 0600), or the tables in an empty
+    PostgreSQL database (`createdb` made it)."""
+    from sync.town.db import SCHEMA_VERSION, create_database, target
 
-    create_database(Path(db_path))
-    click.echo(say("db-created", path=db_path, version=SCHEMA_VERSION))
+    where = target(db_path)
+    create_database(where)
+    key = "db-created" if where.path is not None else "db-created-pg"
+    click.echo(say(key, path=where.shown, version=SCHEMA_VERSION))
 
 
 @db.command("upgrade")
 @db_option
 def db_upgrade(db_path: str) -> None:
     """Migrate the town database to this version's schema (in one transaction)."""
-    from sync.town.db import SCHEMA_VERSION, upgrade_database
+    from sync.town.db import SCHEMA_VERSION, target, upgrade_database
 
-    found = upgrade_database(Path(db_path), lambda line: click.echo(localize(line, town_locale())))
+    where = target(db_path)
+    found = upgrade_database(where, lambda line: click.echo(localize(line, town_locale())))
     if found == SCHEMA_VERSION:
-        click.echo(say("db-current", path=db_path, version=found))
+        click.echo(say("db-current", path=where.shown, version=found))
 
 
 # -- the server ------------------------------------------------------------------------------
@@ -214,30 +220,34 @@ def db_upgrade(db_path: str) -> None:
               help="the next bundle serial is at least this (a restored database)")
 @click.option("--retention-days", default=0, show_default=True, type=click.IntRange(0, 36500),
               help="purge records older than this many days, daily (0: keep everything)")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="server processes (each with its own database connections)")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning"]))
 def serve(db_path: str, host: str, port: int, silent_after: str, bundle_key: str | None,
-          bundle_lifetime: str, min_serial: int | None, retention_days: int,
+          bundle_lifetime: str, min_serial: int | None, retention_days: int, workers: int,
           log_level: str) -> None:
     """Run the town server (HTTP; put TLS in front of it in production)."""
-    import uvicorn
-
-    from sync.town.app import Settings, create_app
+    from sync.town.serve import ServeOptions, run
     from sync.town.signing import MAX_LIFETIME, load_bundle_key
 
     lifetime = _duration(bundle_lifetime, "--bundle-lifetime")
     if not dt.timedelta(hours=1) <= lifetime <= MAX_LIFETIME:
         raise click.BadParameter(texts.cli("lifetime-range"), param_hint="--bundle-lifetime")
+    silent = _duration(silent_after, "--silent-after")
     key = load_bundle_key(Path(bundle_key)) if bundle_key else None
-    store = open_store(db_path)
-    if min_serial is not None:
-        store.raise_serial_floor(min_serial)
-    if key is not None:
-        store.sign_if_needed(key, lifetime)
-    settings = Settings(silent_after=_duration(silent_after, "--silent-after"), bundle_key=key,
-                        bundle_lifetime=lifetime, retention_days=retention_days,
-                        locale=town_locale())
-    uvicorn.run(create_app(store, settings), host=host, port=port, log_level=log_level,
-                server_header=False)
+    store = open_store(db_path)  # refuses a missing database or another schema, once
+    try:
+        if min_serial is not None:
+            store.raise_serial_floor(min_serial)
+        if key is not None:
+            store.sign_if_needed(key, lifetime)
+    finally:
+        store.close()
+    options = ServeOptions(db=db_path, silent_after_s=silent.total_seconds(),
+                           bundle_key=str(Path(bundle_key).resolve()) if bundle_key else None,
+                           bundle_lifetime_s=lifetime.total_seconds(),
+                           retention_days=retention_days, locale=town_locale())
+    run(options, host=host, port=port, workers=workers, log_level=log_level)
 
 
 # -- stations and tokens ---------------------------------------------------------------------

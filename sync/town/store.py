@@ -1,7 +1,17 @@
 """The town server's storage: stations, tokens, sessions, records, the signed bundle, audit.
 
-`TownStore` is the interface the web app uses; `SqliteTownStore` implements it on one SQLite
-file (sync/town/db.py opens it and owns the one transaction helper).
+`TownStore` is the interface the web app uses; `SqlTownStore` implements it on SQLite or
+PostgreSQL through SQLAlchemy Core (sync/town/db.py opens the database and owns the one
+transaction helper). Queries are SQL text with `:name` parameters, the same on both engines
+except where noted (`_lock` row locks, GREATEST, JSON fields).
+
+Concurrency (several server processes on one database): every write that reads before it
+writes first locks the row its decision depends on — the (station, epoch) row for ingest and
+write-off, the one `bundle_state` row for serial allocation and signing. On SQLite the
+`BEGIN IMMEDIATE` of every write transaction is that lock already; on PostgreSQL it is
+`SELECT … FOR UPDATE` (READ COMMITTED: after the lock is granted, every later statement sees
+what the transaction that held it committed). Records are inserted with `ON CONFLICT DO
+NOTHING` besides, so even a race this misses could never store a seq twice.
 
 Ingest implements sync.md v1.1: `(station, epoch, seq)` is unique; the same key with the
 same content (masked contact fields and fields present in only one version aside) is a
@@ -24,15 +34,17 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+
 from station.clock import CST, cst_date
 from sync.town import texts
-from sync.town.db import Database, StoreError, open_database
+from sync.town.db import Database, StoreError, Tx, open_database
 from sync.town.records import canonical, check_record, corrected_time, same_content
 from sync.town.signing import (
     MAX_LIFETIME,
@@ -43,7 +55,7 @@ from sync.town.signing import (
     sign,
 )
 
-__all__ = ["Conflict", "SqliteTownStore", "StoreError", "TownStore"]
+__all__ = ["Conflict", "SqlTownStore", "SqliteTownStore", "StoreError", "TownStore"]
 
 SESSION_TTL = dt.timedelta(hours=12)
 
@@ -185,27 +197,57 @@ class TownStore(Protocol):
     def purge(self, before: dt.date, who: str) -> int: ...
 
 
-class SqliteTownStore:
-    """TownStore on one SQLite file, opened with `open_database` (it must exist)."""
+RECORD_COLUMNS = ("station", "epoch", "seq", "digest", "quarantined", "error", "received",
+                  "event_id", "kind", "time", "corrected_time", "clock_synced", "day",
+                  "subject", "name", "color", "decision", "reasons", "temperature_c", "raw",
+                  "device", "ref_event_id", "simulated")
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.db: Database = open_database(self.path)
+
+INSERT_RECORDS = (f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) VALUES "
+                  f"({', '.join(['?'] * len(RECORD_COLUMNS))}) "
+                  "ON CONFLICT (station, epoch, seq) DO NOTHING")
+
+
+def _greatest(tx: Tx) -> str:
+    """The two-argument maximum: SQLite's scalar max(), PostgreSQL's GREATEST."""
+    return "max" if tx.dialect_name == "sqlite" else "greatest"
+
+
+def _lock(tx: Tx) -> str:
+    """What ends a SELECT of the row a read-then-write depends on: nothing on SQLite (BEGIN
+    IMMEDIATE holds the database's write lock already), FOR UPDATE on PostgreSQL."""
+    return "" if tx.dialect_name == "sqlite" else " FOR UPDATE"
+
+
+def _json_text(dialect_name: str, column: str, key: str) -> str:
+    """A top-level text field of a JSON text column (`key` is a constant of this module)."""
+    if dialect_name == "sqlite":
+        return f"json_extract({column}, '$.{key}')"
+    return f"(({column})::jsonb ->> '{key}')"
+
+
+class SqlTownStore:
+    """TownStore on a town database made by `db init` (SQLite file or PostgreSQL URL)."""
+
+    def __init__(self, where: str | Path) -> None:
+        self.db: Database = open_database(where)
+        self.path: str | Path = self.db.path or str(where)  # a Path for a SQLite file
 
     def close(self) -> None:
         self.db.close()
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return self.db.query(sql, params)
+    def _query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[RowMapping]:
+        return self.db.query(sql, params or {})
 
     @staticmethod
-    def _audit(conn: sqlite3.Connection, who: str, action: str, detail: str) -> None:
-        conn.execute("INSERT INTO audit (at, who, action, detail) VALUES (?, ?, ?, ?)",
-                     (_stamp(), who, action, detail))
+    def _audit(tx: Tx, who: str, action: str, detail: str) -> None:
+        tx.run("INSERT INTO audit (at, who, action, detail) VALUES (:at, :who, :action, "
+               ":detail)", {"at": _stamp(), "who": who, "action": action, "detail": detail})
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
         return [dict(row) for row in self._query(
-            "SELECT at, who, action, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,))]
+            "SELECT at, who, action, detail FROM audit ORDER BY id DESC LIMIT :limit",
+            {"limit": limit})]
 
     # -- stations and tokens -----------------------------------------------------------------
 
@@ -213,42 +255,42 @@ class SqliteTownStore:
         """Register a station; return its bearer token (shown once, stored hashed)."""
         token = new_token()
         try:
-            with self.db.transaction() as conn:
-                conn.execute("INSERT INTO stations (id, enterprise, token_hash, created) "
-                             "VALUES (?, ?, ?, ?)", (station_id, enterprise, token_hash(token),
-                                                     _stamp()))
-                self._audit(conn, who, "station-add", f"{station_id} ({enterprise})")
-        except sqlite3.IntegrityError:
+            with self.db.transaction() as tx:
+                tx.run("INSERT INTO stations (id, enterprise, token_hash, created) VALUES "
+                       "(:id, :enterprise, :hash, :created)",
+                       {"id": station_id, "enterprise": enterprise,
+                        "hash": token_hash(token), "created": _stamp()})
+                self._audit(tx, who, "station-add", f"{station_id} ({enterprise})")
+        except IntegrityError:
             raise StoreError(texts.cli("station-exists", station=station_id)) from None
         return token
 
     def rotate_token(self, station_id: str, who: str = "cli") -> str:
         """A new token for a station; the old one stops working at once."""
         token = new_token()
-        with self.db.transaction() as conn:
-            changed = conn.execute("UPDATE stations SET token_hash = ? WHERE id = ?",
-                                   (token_hash(token), station_id)).rowcount
-            if not changed:
+        with self.db.transaction() as tx:
+            if not tx.run("UPDATE stations SET token_hash = :hash WHERE id = :id",
+                          {"hash": token_hash(token), "id": station_id}):
                 raise StoreError(texts.cli("station-unknown", station=station_id))
-            self._audit(conn, who, "station-rotate-token", station_id)
+            self._audit(tx, who, "station-rotate-token", station_id)
         return token
 
     def set_disabled(self, station_id: str, disabled: bool, who: str = "cli") -> None:
-        with self.db.transaction() as conn:
-            changed = conn.execute("UPDATE stations SET disabled = ? WHERE id = ?",
-                                   (_stamp() if disabled else None, station_id)).rowcount
-            if not changed:
+        with self.db.transaction() as tx:
+            if not tx.run("UPDATE stations SET disabled = :disabled WHERE id = :id",
+                          {"disabled": _stamp() if disabled else None, "id": station_id}):
                 raise StoreError(texts.cli("station-unknown", station=station_id))
-            self._audit(conn, who, "station-disable" if disabled else "station-enable",
+            self._audit(tx, who, "station-disable" if disabled else "station-enable",
                         station_id)
 
     def new_admin_token(self, note: str = "", who: str = "cli") -> tuple[int, str]:
         token = new_token()
-        with self.db.transaction() as conn:
-            cursor = conn.execute("INSERT INTO admin_tokens (token_hash, created, note) "
-                                  "VALUES (?, ?, ?)", (token_hash(token), _stamp(), note))
-            admin_id = int(cursor.lastrowid or 0)
-            self._audit(conn, who, "admin-token-new", f"{admin_id} ({note})")
+        with self.db.transaction() as tx:
+            admin_id = int(tx.scalar(
+                "INSERT INTO admin_tokens (token_hash, created, note) VALUES (:hash, "
+                ":created, :note) RETURNING id",
+                {"hash": token_hash(token), "created": _stamp(), "note": note}))
+            self._audit(tx, who, "admin-token-new", f"{admin_id} ({note})")
         return admin_id, token
 
     def admin_tokens(self) -> list[AdminToken]:
@@ -258,26 +300,27 @@ class SqliteTownStore:
 
     def revoke_admin_token(self, admin_id: int, who: str = "cli") -> None:
         """Withdraw an admin token; its dashboard sessions end with it."""
-        with self.db.transaction() as conn:
-            changed = conn.execute("UPDATE admin_tokens SET revoked = ? WHERE id = ? AND "
-                                   "revoked IS NULL", (_stamp(), admin_id)).rowcount
-            if not changed and not conn.execute("SELECT 1 FROM admin_tokens WHERE id = ?",
-                                                (admin_id,)).fetchone():
+        with self.db.transaction() as tx:
+            changed = tx.run("UPDATE admin_tokens SET revoked = :now WHERE id = :id AND "
+                             "revoked IS NULL", {"now": _stamp(), "id": admin_id})
+            if not changed and tx.one("SELECT 1 FROM admin_tokens WHERE id = :id",
+                                      {"id": admin_id}) is None:
                 raise StoreError(texts.cli("admin-token-unknown", id=admin_id))
-            conn.execute("DELETE FROM sessions WHERE admin_id = ?", (admin_id,))
-            self._audit(conn, who, "admin-token-revoke", str(admin_id))
+            tx.run("DELETE FROM sessions WHERE admin_id = :id", {"id": admin_id})
+            self._audit(tx, who, "admin-token-revoke", str(admin_id))
 
     def station_for_token(self, token: str) -> Station | None:
-        rows = self._query("SELECT id, enterprise, disabled FROM stations WHERE token_hash = ?",
-                           (token_hash(token),))
+        rows = self.db.driver_query("SELECT id, enterprise, disabled FROM stations WHERE "
+                                    "token_hash = ?", (token_hash(token),))
         if not rows:
             return None
-        return Station(rows[0]["id"], rows[0]["enterprise"], rows[0]["disabled"] is not None)
+        station_id, enterprise, disabled = rows[0]
+        return Station(station_id, enterprise, disabled is not None)
 
     def admin_for_token(self, token: str) -> Admin | None:
-        rows = self._query("SELECT id, note FROM admin_tokens WHERE token_hash = ? AND "
-                           "revoked IS NULL", (token_hash(token),))
-        return Admin(rows[0]["id"], rows[0]["note"] or "") if rows else None
+        rows = self.db.driver_query("SELECT id, note FROM admin_tokens WHERE token_hash = ? "
+                                    "AND revoked IS NULL", (token_hash(token),))
+        return Admin(rows[0][0], rows[0][1] or "") if rows else None
 
     # -- dashboard sessions ------------------------------------------------------------------
 
@@ -285,18 +328,19 @@ class SqliteTownStore:
         """A server-side session: (session id for the cookie, CSRF token for forms)."""
         session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         now = now_cst()
-        with self.db.transaction() as conn:
-            conn.execute("DELETE FROM sessions WHERE expires < ?", (_stamp(now),))
-            conn.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
-                         (token_hash(session_id), admin.id, csrf, _stamp(now),
-                          _stamp(now + ttl)))
+        with self.db.transaction() as tx:
+            tx.run("DELETE FROM sessions WHERE expires < :now", {"now": _stamp(now)})
+            tx.run("INSERT INTO sessions (id_hash, admin_id, csrf, created, expires) VALUES "
+                   "(:id_hash, :admin_id, :csrf, :created, :expires)",
+                   {"id_hash": token_hash(session_id), "admin_id": admin.id, "csrf": csrf,
+                    "created": _stamp(now), "expires": _stamp(now + ttl)})
         return session_id, csrf
 
     def session(self, session_id: str) -> Session | None:
         rows = self._query(
             "SELECT s.csrf, s.expires, a.id, a.note FROM sessions s JOIN admin_tokens a "
-            "ON a.id = s.admin_id WHERE s.id_hash = ? AND a.revoked IS NULL",
-            (token_hash(session_id),))
+            "ON a.id = s.admin_id WHERE s.id_hash = :hash AND a.revoked IS NULL",
+            {"hash": token_hash(session_id)})
         if not rows:
             return None
         expires = dt.datetime.fromisoformat(rows[0]["expires"])
@@ -305,15 +349,19 @@ class SqliteTownStore:
         return Session(Admin(rows[0]["id"], rows[0]["note"] or ""), rows[0]["csrf"], expires)
 
     def end_session(self, session_id: str) -> None:
-        with self.db.transaction() as conn:
-            conn.execute("DELETE FROM sessions WHERE id_hash = ?", (token_hash(session_id),))
+        with self.db.transaction() as tx:
+            tx.run("DELETE FROM sessions WHERE id_hash = :hash",
+                   {"hash": token_hash(session_id)})
 
     # -- ingest ---------------------------------------------------------------------------
 
     def ingest(self, station: str, epoch: str, clock: dict[str, Any],
                entries: Sequence[dict[str, Any]], *, simulated: bool = False
                ) -> IngestResult:
-        """Store a push (entries in strictly ascending seq). Raises Conflict (nothing stored)."""
+        """Store a push (entries in strictly ascending seq). Raises Conflict (nothing stored).
+        Two pushes of one epoch take turns on its `epochs` row (module docstring), so a
+        duplicate racing its original, or a conflict racing either, is judged against
+        what the other committed."""
         received = now_cst()
         received_text = received.isoformat(timespec="milliseconds")
         rows: dict[int, tuple[Any, ...]] = {}
@@ -324,44 +372,42 @@ class SqliteTownStore:
             if rows[entry["seq"]][4]:
                 quarantined.add(entry["seq"])
         by_seq = {entry["seq"]: entry for entry in entries}
-        with self.db.transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO epochs VALUES (?, ?, 0, ?)",
-                         (station, epoch, received_text))
-            acked = int(conn.execute("SELECT acked_through FROM epochs WHERE station = ? AND "
-                                     "epoch = ?", (station, epoch)).fetchone()[0])
+        # The hot path goes to the driver directly (`Tx.driver`); the SQL is the same on
+        # both engines.
+        with self.db.transaction() as tx:
+            # the epoch's row, made if new, and locked until commit (an upsert that updates
+            # takes the row lock on PostgreSQL; on SQLite BEGIN IMMEDIATE holds it already)
+            ((acked,),) = tx.driver(
+                "INSERT INTO epochs (station, epoch, acked_through, first_seen) VALUES "
+                "(?, ?, 0, ?) ON CONFLICT (station, epoch) DO UPDATE SET "
+                "acked_through = epochs.acked_through RETURNING acked_through",
+                (station, epoch, received_text))
             duplicates: set[int] = set()
             seqs = list(rows)
             for start in range(0, len(seqs), 500):
                 chunk = seqs[start:start + 500]
                 marks = ",".join("?" * len(chunk))
-                for row in conn.execute(
+                for seq, digest, raw, purged, was_simulated in tx.driver(
                         f"SELECT seq, digest, raw, purged, simulated FROM records WHERE "
                         f"station = ? AND epoch = ? AND seq IN ({marks})",
                         (station, epoch, *chunk)):
-                    seq = row["seq"]
-                    if not row["purged"] and (
-                            bool(row["simulated"]) != simulated
-                            or (row["digest"] != rows[seq][3]
-                            and not same_content(json.loads(row["raw"]), by_seq[seq]))):
+                    if not purged and (
+                            bool(was_simulated) != simulated
+                            or (digest != rows[seq][3]
+                            and not same_content(json.loads(raw), by_seq[seq]))):
                         raise Conflict(seq)
                     duplicates.add(seq)
             # a seq at or below acked_through with no row was purged (or written off)
             below = [seq for seq in seqs if seq <= acked and seq not in duplicates]
             if below:
-                written_off = conn.execute(
-                    "SELECT first_seq, through FROM write_offs WHERE station = ? AND "
-                    "epoch = ?", (station, epoch)).fetchall()
+                written_off = tx.driver("SELECT first_seq, through FROM write_offs WHERE "
+                                        "station = ? AND epoch = ?", (station, epoch))
                 for seq in below:
-                    if not any(w["first_seq"] <= seq <= w["through"] for w in written_off):
+                    if not any(first <= seq <= through for first, through in written_off):
                         duplicates.add(seq)
             new_rows = [row for seq, row in rows.items() if seq not in duplicates]
-            conn.executemany(
-                "INSERT INTO records (station, epoch, seq, digest, quarantined, error, "
-                "received, event_id, kind, time, corrected_time, clock_synced, day, "
-                "subject, name, color, decision, reasons, temperature_c, raw, device, "
-                "ref_event_id, simulated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
-            acked = self._advance(conn, station, epoch)
+            tx.driver_many(INSERT_RECORDS, new_rows)
+            acked = self._advance(tx, station, epoch, int(acked))
         stored_bad = sorted(seq for seq in quarantined if seq not in duplicates)
         return IngestResult(epoch, acked, len(new_rows) - len(stored_bad), len(duplicates),
                             stored_bad)
@@ -369,6 +415,7 @@ class SqliteTownStore:
     @staticmethod
     def _row(station: str, epoch: str, entry: dict[str, Any], clock: dict[str, Any],
              received: dt.datetime, received_text: str, simulated: bool) -> tuple[Any, ...]:
+        """A record's values in RECORD_COLUMNS order."""
         text = canonical(entry)
         digest = hashlib.sha256(text.encode()).hexdigest()
         seq = entry["seq"]
@@ -387,11 +434,12 @@ class SqliteTownStore:
                 entry.get("ref_event_id"), int(simulated))
 
     @staticmethod
-    def _advance(conn: sqlite3.Connection, station: str, epoch: str) -> int:
-        acked = int(conn.execute("SELECT acked_through FROM epochs WHERE station = ? AND "
-                                 "epoch = ?", (station, epoch)).fetchone()[0])
+    def _advance(tx: Tx, station: str, epoch: str, acked: int) -> int:
+        """Move the epoch's acked_through (`acked` now: the caller holds the epoch row's
+        lock) over every stored seq that follows it."""
+        start = acked
         while True:
-            following = [row[0] for row in conn.execute(
+            following = [row[0] for row in tx.driver(
                 "SELECT seq FROM records WHERE station = ? AND epoch = ? AND seq > ? "
                 "ORDER BY seq LIMIT 5000", (station, epoch, acked))]
             for seq in following:
@@ -402,93 +450,120 @@ class SqliteTownStore:
                 if len(following) == 5000:
                     continue
             break
-        conn.execute("UPDATE epochs SET acked_through = max(acked_through, ?) WHERE "
-                     "station = ? AND epoch = ?", (acked, station, epoch))
+        if acked > start:
+            tx.driver(f"UPDATE epochs SET acked_through = {_greatest(tx)}(acked_through, ?) "
+                      "WHERE station = ? AND epoch = ?", (acked, station, epoch))
         return acked
 
     def write_off(self, station: str, epoch: str, through: int, who: str,
                   reason: str) -> tuple[int, int]:
         """Record seqs acked_through+1..through of an epoch as lost (audited) and move
         acked_through on. Returns (first seq written off, the new acked_through)."""
-        with self.db.transaction() as conn:
-            row = conn.execute("SELECT acked_through FROM epochs WHERE station = ? AND "
-                               "epoch = ?", (station, epoch)).fetchone()
+        key = {"station": station, "epoch": epoch}
+        with self.db.transaction() as tx:
+            row = tx.one("SELECT acked_through FROM epochs WHERE station = :station AND "
+                         "epoch = :epoch" + _lock(tx), key)
             if row is None:
                 raise StoreError(texts.cli("epoch-unknown", station=station, epoch=epoch))
-            acked = int(row[0])
+            acked = int(row["acked_through"])
             if through <= acked:
                 raise StoreError(texts.cli("write-off-nothing", station=station, epoch=epoch,
                                            acked=acked))
-            conn.execute("INSERT INTO write_offs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (station, epoch, acked + 1, through, _stamp(), who, reason))
-            conn.execute("UPDATE epochs SET acked_through = ? WHERE station = ? AND epoch = ?",
-                         (through, station, epoch))
-            self._audit(conn, who, "write-off", f"{station} epoch {epoch} seqs {acked + 1}.."
+            tx.run("INSERT INTO write_offs (station, epoch, first_seq, through, at, who, "
+                   "reason) VALUES (:station, :epoch, :first, :through, :at, :who, :reason)",
+                   {**key, "first": acked + 1, "through": through, "at": _stamp(), "who": who,
+                    "reason": reason})
+            tx.run("UPDATE epochs SET acked_through = :through WHERE station = :station AND "
+                   "epoch = :epoch", {**key, "through": through})
+            self._audit(tx, who, "write-off", f"{station} epoch {epoch} seqs {acked + 1}.."
                         f"{through}: {reason}")
-            return acked + 1, self._advance(conn, station, epoch)
+            return acked + 1, self._advance(tx, station, epoch, through)
 
     # -- heartbeats and status --------------------------------------------------------------
 
     def heartbeat(self, station: str, beat: dict[str, Any]) -> None:
-        with self.db.transaction() as conn:
-            conn.execute("UPDATE stations SET last_heartbeat = ?, heartbeat = ? WHERE id = ?",
-                         (_stamp(), json.dumps(beat, ensure_ascii=False), station))
+        with self.db.transaction() as tx:
+            tx.driver("UPDATE stations SET last_heartbeat = ?, heartbeat = ? WHERE id = ?",
+                      (_stamp(), json.dumps(beat, ensure_ascii=False), station))
 
     def stations(self) -> list[StationStatus]:
         statuses = {}
-        for row in self._query("SELECT id, enterprise, disabled, last_heartbeat, heartbeat "
+        with self.db.reading() as tx:
+            for row in tx.rows("SELECT id, enterprise, disabled, last_heartbeat, heartbeat "
                                "FROM stations ORDER BY enterprise, id"):
-            statuses[row["id"]] = _status(row)
-        for row in self._query("SELECT station, epoch, acked_through FROM epochs"):
-            if row["station"] in statuses:
-                statuses[row["station"]].epochs[row["epoch"]] = row["acked_through"]
+                statuses[row["id"]] = _status(row)
+            for row in tx.rows("SELECT station, epoch, acked_through FROM epochs"):
+                if row["station"] in statuses:
+                    statuses[row["station"]].epochs[row["epoch"]] = row["acked_through"]
         return list(statuses.values())
 
     def entries(self, *, station: str | None = None, enterprise: str | None = None,
                 since: str | None = None, until: str | None = None, kind: str | None = None,
                 after: int = 0, limit: int = 500) -> list[dict[str, Any]]:
         """Stored records (quarantined ones included, flagged), in arrival order, paged by id;
-        `since`/`until` compare the corrected time (the station's where none is known)."""
-        where: list[str] = ["r.id > ?", "r.purged = 0"]
-        params: list[Any] = [after]
-        for condition, value in (("r.station = ?", station), ("s.enterprise = ?", enterprise),
-                                 ("coalesce(r.corrected_time, r.time) >= ?", since),
-                                 ("coalesce(r.corrected_time, r.time) < ?", until),
-                                 ("r.kind = ?", kind)):
+        `since`/`until` compare the corrected time (the station's where none is known).
+
+        The page's ids are found first, then their rows. With a time window the ids come
+        from the `records_when` index (schema 4) and are sorted (`id + 0` keeps the planner
+        from walking the primary key through every older row in the hope of a match)."""
+        where: list[str] = ["r.id > :after", "r.purged = 0"]
+        params: dict[str, Any] = {"after": after, "limit": limit}
+        for name, condition, value in (
+                ("station", "r.station = :station", station),
+                ("enterprise", "s.enterprise = :enterprise", enterprise),
+                ("since", "coalesce(r.corrected_time, r.time) >= :since", since),
+                ("until", "coalesce(r.corrected_time, r.time) < :until", until),
+                ("kind", "r.kind = :kind", kind)):
             if value:
                 where.append(condition)
-                params.append(value)
+                params[name] = value
+        join = " JOIN stations s ON s.id = r.station" if enterprise else ""
+        order = "r.id + 0" if since or until else "r.id"
         rows = self._query(
             f"SELECT r.*, s.enterprise FROM records r JOIN stations s ON s.id = r.station "
-            f"WHERE {' AND '.join(where)} ORDER BY r.id LIMIT ?", (*params, limit))
+            f"WHERE r.id IN (SELECT r.id FROM records r{join} WHERE {' AND '.join(where)} "
+            f"ORDER BY {order} LIMIT :limit) ORDER BY r.id", params)
         return [_entry_out(row) for row in rows]
 
     def alarms(self, *, handled: bool | None = None, since: str | None = None,
                until: str | None = None, enterprise: str | None = None, offset: int = 0,
                limit: int = 100) -> list[dict[str, Any]]:
         """Fever alarms (simulated and quarantined ones never), each with its latest ack,
-        unhandled first, then newest first by when they happened."""
+        unhandled first, then newest first by when they happened.
+
+        The page's ids first: alarms joined once with the set of acked event ids (a hash
+        join, not one ack lookup per alarm of all time), then the page's rows and their
+        latest acks."""
         where = ["r.kind = 'alarm'", "r.simulated = 0", "r.quarantined = 0", "r.purged = 0"]
-        params: list[Any] = []
-        for condition, value in (("coalesce(r.corrected_time, r.time) >= ?", since),
-                                 ("coalesce(r.corrected_time, r.time) < ?", until),
-                                 ("r.enterprise = ?", enterprise)):
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        for name, condition, value in (
+                ("since", "coalesce(r.corrected_time, r.time) >= :since", since),
+                ("until", "coalesce(r.corrected_time, r.time) < :until", until),
+                ("enterprise", "s.enterprise = :enterprise", enterprise)):
             if value:
                 where.append(condition)
-                params.append(value)
+                params[name] = value
         if handled is not None:
-            where.append(f"ack_raw IS {'NOT ' if handled else ''}NULL")
+            where.append(f"k.ref_event_id IS {'NOT ' if handled else ''}NULL")
         rows = self._query(
-            f"""SELECT * FROM (
-                  SELECT r.*, s.enterprise, (
-                    SELECT a.raw FROM records a WHERE a.station = r.station
-                      AND a.epoch = r.epoch AND a.kind = 'ack' AND a.ref_event_id = r.event_id
-                      AND a.quarantined = 0 AND a.purged = 0 ORDER BY a.seq DESC LIMIT 1
-                  ) AS ack_raw
-                  FROM records r JOIN stations s ON s.id = r.station) r
-                WHERE {' AND '.join(where)}
-                ORDER BY ack_raw IS NOT NULL, coalesce(r.corrected_time, r.time) DESC, r.id DESC
-                LIMIT ? OFFSET ?""", (*params, limit, offset))
+            f"""SELECT * FROM (SELECT r.*, s.enterprise, (
+                  SELECT a.raw FROM records a WHERE a.station = r.station
+                    AND a.epoch = r.epoch AND a.kind = 'ack' AND a.ref_event_id = r.event_id
+                    AND a.quarantined = 0 AND a.purged = 0 ORDER BY a.seq DESC LIMIT 1
+                ) AS ack_raw
+                FROM records r JOIN stations s ON s.id = r.station
+                WHERE r.id IN (
+                  SELECT r.id FROM records r JOIN stations s ON s.id = r.station
+                  LEFT JOIN (SELECT DISTINCT station, epoch, ref_event_id FROM records
+                             WHERE kind = 'ack' AND quarantined = 0 AND purged = 0) k
+                    ON k.station = r.station AND k.epoch = r.epoch
+                    AND k.ref_event_id = r.event_id
+                  WHERE {' AND '.join(where)}
+                  ORDER BY k.ref_event_id IS NOT NULL,
+                           coalesce(r.corrected_time, r.time) DESC, r.id DESC
+                  LIMIT :limit OFFSET :offset)) r
+                ORDER BY r.ack_raw IS NOT NULL, coalesce(r.corrected_time, r.time) DESC,
+                         r.id DESC""", params)
         out = []
         for row in rows:
             alarm = _entry_out(row)
@@ -498,101 +573,116 @@ class SqliteTownStore:
 
     def day_summary(self, day: dt.date) -> list[dict[str, Any]]:
         """Per enterprise: worker entries, admitted, denied, and the vehicles and visitors
-        registered in (registration.md); simulated records never count."""
-        return [dict(row) for row in self._query(
-            """SELECT s.enterprise,
-                      sum(r.kind = 'entry') AS entries,
-                      sum(r.kind = 'entry' AND r.decision = 'deny') AS denied,
-                      sum(r.kind = 'entry' AND r.decision = 'admit') AS admitted,
-                      sum(r.kind = 'vehicle' AND json_extract(r.raw, '$.direction') = 'in')
-                        AS vehicles,
-                      sum(r.kind = 'visitor' AND json_extract(r.raw, '$.direction') = 'in')
-                        AS visitors
-               FROM records r JOIN stations s ON s.id = r.station
-               WHERE r.day = ? AND r.kind IN ('entry', 'vehicle', 'visitor')
-                 AND r.simulated = 0 AND r.purged = 0 AND r.quarantined = 0
-               GROUP BY s.enterprise ORDER BY s.enterprise""", (day.isoformat(),))]
+        registered in (registration.md); simulated records never count. Entries are counted
+        from the `records_day_kind` index alone; only vehicles and visitors (few) are read
+        for their direction."""
+        direction = _json_text(self.db.dialect_name, "r.raw", "direction")
+        counted = "r.day = :day AND r.simulated = 0 AND r.purged = 0 AND r.quarantined = 0"
+        params = {"day": day.isoformat()}
+        out: dict[str, dict[str, Any]] = {}
+        for row in self._query(
+                f"""SELECT s.enterprise, count(*) AS entries,
+                          sum(CASE WHEN r.decision = 'deny' THEN 1 ELSE 0 END) AS denied,
+                          sum(CASE WHEN r.decision = 'admit' THEN 1 ELSE 0 END) AS admitted
+                   FROM records r JOIN stations s ON s.id = r.station
+                   WHERE r.kind = 'entry' AND {counted}
+                   GROUP BY s.enterprise""", params):
+            out[row["enterprise"]] = {**dict(row), "vehicles": 0, "visitors": 0}
+        for row in self._query(
+                f"""SELECT s.enterprise,
+                          sum(CASE WHEN r.kind = 'vehicle' THEN 1 ELSE 0 END) AS vehicles,
+                          sum(CASE WHEN r.kind = 'visitor' THEN 1 ELSE 0 END) AS visitors
+                   FROM records r JOIN stations s ON s.id = r.station
+                   WHERE r.kind IN ('vehicle', 'visitor') AND {counted}
+                     AND {direction} = 'in'
+                   GROUP BY s.enterprise""", params):
+            summary = out.setdefault(row["enterprise"], {
+                "enterprise": row["enterprise"], "entries": 0, "denied": 0, "admitted": 0})
+            summary.update(vehicles=row["vehicles"], visitors=row["visitors"])
+        return [out[name] for name in sorted(out)]
 
     def epoch_records(self, station: str, epoch: str) -> list[tuple[int, str]]:
         """(seq, digest) of everything stored for an epoch, for audits and tests."""
         return [(row["seq"], row["digest"]) for row in self._query(
-            "SELECT seq, digest FROM records WHERE station = ? AND epoch = ? AND purged = 0 "
-            "ORDER BY seq", (station, epoch))]
+            "SELECT seq, digest FROM records WHERE station = :station AND epoch = :epoch AND "
+            "purged = 0 ORDER BY seq", {"station": station, "epoch": epoch})]
 
     def purge(self, before: dt.date, who: str) -> int:
         """Delete every record of a day before `before` (alarms and acks included); the
         number of records whose content went."""
         day = before.isoformat()
-        with self.db.transaction() as conn:
-            gone = conn.execute(
-                "DELETE FROM records WHERE purged = 0 AND day < ? AND seq <= (SELECT "
+        with self.db.transaction() as tx:
+            gone = tx.run(
+                "DELETE FROM records WHERE purged = 0 AND day < :day AND seq <= (SELECT "
                 "acked_through FROM epochs e WHERE e.station = records.station AND "
-                "e.epoch = records.epoch)", (day,)).rowcount
-            gone += conn.execute(
+                "e.epoch = records.epoch)", {"day": day})
+            gone += tx.run(
                 "UPDATE records SET purged = 1, raw = 'null', digest = '', event_id = NULL, "
                 "subject = NULL, name = NULL, color = NULL, decision = NULL, reasons = NULL, "
                 "temperature_c = NULL, error = NULL, ref_event_id = NULL, device = NULL "
-                "WHERE purged = 0 AND day < ?", (day,)).rowcount
+                "WHERE purged = 0 AND day < :day", {"day": day})
             # quarantined records have no day: they go by the day they were received
-            gone += conn.execute(
-                "DELETE FROM records WHERE purged = 0 AND day IS NULL AND received < ? AND "
+            gone += tx.run(
+                "DELETE FROM records WHERE purged = 0 AND day IS NULL AND received < :day AND "
                 "seq <= (SELECT acked_through FROM epochs e WHERE e.station = records.station "
-                "AND e.epoch = records.epoch)", (day,)).rowcount
-            self._audit(conn, who, "purge", f"before {day}: {gone} records")
+                "AND e.epoch = records.epoch)", {"day": day})
+            self._audit(tx, who, "purge", f"before {day}: {gone} records")
         return int(gone)
 
     # -- trust keys, revocations, rules ------------------------------------------------------
 
     @staticmethod
-    def _changed(conn: sqlite3.Connection) -> None:
-        conn.execute("UPDATE bundle_state SET generation = generation + 1, changed = ? "
-                     "WHERE id = 1", (_stamp(),))
+    def _changed(tx: Tx) -> None:
+        tx.run("UPDATE bundle_state SET generation = generation + 1, changed = :now "
+               "WHERE id = 1", {"now": _stamp()})
 
     def add_trust_key(self, entry: dict[str, Any], who: str = "cli") -> None:
         text = json.dumps(entry, sort_keys=True, ensure_ascii=False)
         try:
-            with self.db.transaction() as conn:
-                conn.execute("INSERT INTO trust_keys VALUES (?, ?, ?)",
-                             (entry["kid"], text, _stamp()))
-                self._changed(conn)
-                self._audit(conn, who, "trust-add", f"{entry['kid']} ({entry.get('issuer')})")
-        except sqlite3.IntegrityError:
+            with self.db.transaction() as tx:
+                tx.run("INSERT INTO trust_keys (kid, entry, added) VALUES (:kid, :entry, "
+                       ":added)", {"kid": entry["kid"], "entry": text, "added": _stamp()})
+                self._changed(tx)
+                self._audit(tx, who, "trust-add", f"{entry['kid']} ({entry.get('issuer')})")
+        except IntegrityError:
             kid = KeyId.parse(entry["kid"])
             raise StoreError(texts.cli("trust-exists", kid_hex=kid.hex)) from None
 
     def remove_trust_key(self, kid: KeyId, who: str = "cli") -> None:
-        with self.db.transaction() as conn:
-            if not conn.execute("DELETE FROM trust_keys WHERE kid = ?", (kid.b64,)).rowcount:
+        with self.db.transaction() as tx:
+            if not tx.run("DELETE FROM trust_keys WHERE kid = :kid", {"kid": kid.b64}):
                 raise StoreError(texts.cli("trust-unknown", kid=f"{kid.hex} ({kid.b64})"))
-            self._changed(conn)
-            self._audit(conn, who, "trust-remove", kid.b64)
+            self._changed(tx)
+            self._audit(tx, who, "trust-remove", kid.b64)
 
     def trust_keys(self) -> list[dict[str, Any]]:
-        return [json.loads(row["entry"]) for row in
-                self._query("SELECT entry FROM trust_keys ORDER BY rowid")]
+        with self.db.reading() as tx:
+            return [json.loads(row["entry"]) for row in tx.rows(_TRUST_KEYS[tx.dialect_name])]
 
     def revoke(self, subject: str, before: int, who: str = "cli") -> None:
-        with self.db.transaction() as conn:
-            conn.execute("INSERT INTO revocations VALUES (?, ?) ON CONFLICT (sub) DO UPDATE "
-                         "SET before = max(before, excluded.before)", (subject, before))
-            self._changed(conn)
-            self._audit(conn, who, "revoke", f"{subject} before {before}")
+        with self.db.transaction() as tx:
+            tx.run("INSERT INTO revocations (sub, before) VALUES (:sub, :before) "
+                   f"ON CONFLICT (sub) DO UPDATE SET before = {_greatest(tx)}("
+                   "revocations.before, excluded.before)", {"sub": subject, "before": before})
+            self._changed(tx)
+            self._audit(tx, who, "revoke", f"{subject} before {before}")
 
     def set_rule(self, key: str, value: Any, who: str = "cli") -> None:
-        with self.db.transaction() as conn:
-            conn.execute("INSERT INTO rules VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
-                         "SET value = excluded.value", (key, json.dumps(value)))
-            self._changed(conn)
-            self._audit(conn, who, "rule-set", f"{key} = {json.dumps(value)}")
+        with self.db.transaction() as tx:
+            tx.run("INSERT INTO rules (key, value) VALUES (:key, :value) ON CONFLICT (key) "
+                   "DO UPDATE SET value = excluded.value", {"key": key,
+                                                            "value": json.dumps(value)})
+            self._changed(tx)
+            self._audit(tx, who, "rule-set", f"{key} = {json.dumps(value)}")
 
     def unset_rule(self, key: str, who: str = "cli") -> None:
-        with self.db.transaction() as conn:
-            if not conn.execute("DELETE FROM rules WHERE key = ?", (key,)).rowcount:
-                known = ", ".join(r[0] for r in conn.execute("SELECT key FROM rules "
-                                                             "ORDER BY key")) or "—"
+        with self.db.transaction() as tx:
+            if not tx.run("DELETE FROM rules WHERE key = :key", {"key": key}):
+                known = ", ".join(r["key"] for r in tx.rows("SELECT key FROM rules "
+                                                            "ORDER BY key")) or "—"
                 raise StoreError(texts.cli("rule-unknown", key=key, known=known))
-            self._changed(conn)
-            self._audit(conn, who, "rule-unset", key)
+            self._changed(tx)
+            self._audit(tx, who, "rule-unset", key)
 
     def rules(self) -> dict[str, Any]:
         return {row["key"]: json.loads(row["value"]) for row in
@@ -600,128 +690,145 @@ class SqliteTownStore:
 
     def set_bundle_keys(self, spkis: list[str] | None, who: str = "cli") -> None:
         """The `bundle_keys` every bundle carries from now on (None: none)."""
-        with self.db.transaction() as conn:
-            conn.execute("UPDATE bundle_state SET bundle_keys = ? WHERE id = 1",
-                         (None if spkis is None else json.dumps(spkis),))
-            self._changed(conn)
-            self._audit(conn, who, "bundle-keys", json.dumps(spkis))
+        with self.db.transaction() as tx:
+            tx.run("UPDATE bundle_state SET bundle_keys = :keys WHERE id = 1",
+                   {"keys": None if spkis is None else json.dumps(spkis)})
+            self._changed(tx)
+            self._audit(tx, who, "bundle-keys", json.dumps(spkis))
 
     # -- the signed bundle --------------------------------------------------------------------
 
-    def _contents(self, conn: sqlite3.Connection) -> tuple[dict[str, Any], dict[str, Any],
-                                                          list[str] | None]:
-        keys = [json.loads(row[0]) for row in
-                conn.execute("SELECT entry FROM trust_keys ORDER BY rowid")]
-        revocations = [{"sub": row[0], "before": row[1]} for row in
-                       conn.execute("SELECT sub, before FROM revocations ORDER BY sub")]
-        rules = {row[0]: json.loads(row[1]) for row in
-                 conn.execute("SELECT key, value FROM rules ORDER BY key")}
-        (bundle_keys,) = conn.execute("SELECT bundle_keys FROM bundle_state WHERE id = 1"
-                                      ).fetchone()
+    @staticmethod
+    def _contents(tx: Tx) -> tuple[dict[str, Any], dict[str, Any], list[str] | None]:
+        keys = [json.loads(row["entry"]) for row in tx.rows(_TRUST_KEYS[tx.dialect_name])]
+        revocations = [{"sub": row["sub"], "before": row["before"]} for row in
+                       tx.rows("SELECT sub, before FROM revocations ORDER BY sub")]
+        rules = {row["key"]: json.loads(row["value"]) for row in
+                 tx.rows("SELECT key, value FROM rules ORDER BY key")}
+        bundle_keys = tx.scalar("SELECT bundle_keys FROM bundle_state WHERE id = 1")
         return ({"keys": keys, "revocations": revocations}, rules,
                 json.loads(bundle_keys) if bundle_keys else None)
 
     @staticmethod
-    def _allocate_serial(conn: sqlite3.Connection, min_serial: int) -> int:
-        """The next serial, from the database: never one handed out before."""
-        conn.execute("UPDATE bundle_state SET serial = max(serial + 1, ?) WHERE id = 1",
-                     (min_serial,))
-        return int(conn.execute("SELECT serial FROM bundle_state WHERE id = 1").fetchone()[0])
+    def _lock_bundle_state(tx: Tx) -> int:
+        """Take the bundle's lock (the one `bundle_state` row); its generation."""
+        return int(tx.scalar("SELECT generation FROM bundle_state WHERE id = 1" + _lock(tx)))
+
+    @staticmethod
+    def _allocate_serial(tx: Tx, min_serial: int) -> int:
+        """The next serial, from the database: never one handed out before (the UPDATE
+        locks the row until the transaction ends)."""
+        return int(tx.scalar(f"UPDATE bundle_state SET serial = {_greatest(tx)}(serial + 1, "
+                             ":min) WHERE id = 1 RETURNING serial", {"min": min_serial}))
 
     def raise_serial_floor(self, min_serial: int) -> None:
         """`--min-serial N`: the next serial is at least N (a restored database must never
         hand out a serial stations already saw)."""
-        with self.db.transaction() as conn:
-            conn.execute("UPDATE bundle_state SET serial = max(serial, ?) WHERE id = 1",
-                         (min_serial - 1,))
+        with self.db.transaction() as tx:
+            tx.run(f"UPDATE bundle_state SET serial = {_greatest(tx)}(serial, :floor) "
+                   "WHERE id = 1", {"floor": min_serial - 1})
 
     def bundle_document(self, serial: int, issued_at: dt.datetime,
                         lifetime: dt.timedelta) -> dict[str, Any]:
         """The document as it would be signed now (for `bundle show` of the contents)."""
-        with self.db.transaction() as conn:
-            trust, rules, bundle_keys = self._contents(conn)
+        with self.db.reading() as tx:
+            trust, rules, bundle_keys = self._contents(tx)
         return build_document(serial, issued_at, lifetime, trust, rules, bundle_keys)
 
     def export_bundle(self, lifetime: dt.timedelta, min_serial: int = 1,
                       now: dt.datetime | None = None, who: str = "cli") -> dict[str, Any]:
         """An unsigned document with a freshly allocated serial, for offline signing."""
         now = now or now_cst()
-        with self.db.transaction() as conn:
-            serial = self._allocate_serial(conn, min_serial)
-            (generation,) = conn.execute("SELECT generation FROM bundle_state WHERE id = 1"
-                                         ).fetchone()
-            trust, rules, bundle_keys = self._contents(conn)
+        with self.db.transaction() as tx:
+            generation = self._lock_bundle_state(tx)
+            serial = self._allocate_serial(tx, min_serial)
+            trust, rules, bundle_keys = self._contents(tx)
             document = build_document(serial, now, lifetime, trust, rules, bundle_keys)
-            conn.execute("INSERT INTO bundle_exports VALUES (?, ?, ?)",
-                         (serial, generation, _stamp(now)))
-            self._audit(conn, who, "bundle-export", f"serial {serial}")
+            tx.run("INSERT INTO bundle_exports (serial, generation, created) VALUES "
+                   "(:serial, :generation, :created)",
+                   {"serial": serial, "generation": generation, "created": _stamp(now)})
+            self._audit(tx, who, "bundle-export", f"serial {serial}")
         return document
 
     def import_bundle(self, opened: OpenedBundle, who: str = "cli") -> bool:
         """Serve a bundle signed offline. False when it is already imported."""
         serial = opened.serial
-        with self.db.transaction() as conn:
-            exported = conn.execute("SELECT generation FROM bundle_exports WHERE serial = ?",
-                                    (serial,)).fetchone()
+        with self.db.transaction() as tx:
+            self._lock_bundle_state(tx)
+            exported = tx.scalar("SELECT generation FROM bundle_exports WHERE serial = "
+                                 ":serial", {"serial": serial})
             if exported is None:
                 raise StoreError(texts.cli("bundle-not-exported", serial=serial))
-            existing = conn.execute("SELECT envelope FROM bundles WHERE serial = ?",
-                                    (serial,)).fetchone()
+            existing = tx.scalar("SELECT envelope FROM bundles WHERE serial = :serial",
+                                 {"serial": serial})
             if existing is not None:
-                if json.loads(existing[0])["payload"] == opened.envelope["payload"]:
+                if json.loads(existing)["payload"] == opened.envelope["payload"]:
                     return False
                 raise StoreError(texts.cli("bundle-other-payload", serial=serial))
-            latest = conn.execute("SELECT max(serial) FROM bundles").fetchone()[0]
+            latest = tx.scalar("SELECT max(serial) FROM bundles")
             if latest is not None and serial < latest:
                 raise StoreError(texts.cli("bundle-older", serial=serial, latest=latest))
-            self._store_bundle(conn, exported[0], opened.envelope, opened.document,
-                               opened.kid, "offline")
-            self._audit(conn, who, "bundle-import", f"serial {serial} by {opened.kid.hex}")
+            self._store_bundle(tx, exported, opened.envelope, opened.document, opened.kid,
+                               "offline")
+            self._audit(tx, who, "bundle-import", f"serial {serial} by {opened.kid.hex}")
         return True
 
     @staticmethod
-    def _store_bundle(conn: sqlite3.Connection, generation: int, envelope: dict[str, str],
+    def _store_bundle(tx: Tx, generation: int, envelope: dict[str, str],
                       document: dict[str, Any], kid: KeyId, how: str) -> None:
-        conn.execute("INSERT INTO bundles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     (document["serial"], generation, json.dumps(envelope), kid.b64,
-                      document["issued_at"], document["expires"], _stamp(), how))
+        tx.run("INSERT INTO bundles (serial, generation, envelope, kid, issued_at, expires, "
+               "created, how) VALUES (:serial, :generation, :envelope, :kid, :issued_at, "
+               ":expires, :created, :how)",
+               {"serial": document["serial"], "generation": generation,
+                "envelope": json.dumps(envelope), "kid": kid.b64,
+                "issued_at": document["issued_at"], "expires": document["expires"],
+                "created": _stamp(), "how": how})
 
     def served_bundle(self) -> ServedBundle | None:
         """The newest signed bundle (what stations get), or None before the first."""
-        rows = self._query("SELECT b.*, s.generation AS current FROM bundles b, bundle_state s "
-                           "ORDER BY b.serial DESC LIMIT 1")
+        rows = self._query("SELECT b.*, s.generation AS current_generation FROM bundles b, "
+                           "bundle_state s ORDER BY b.serial DESC LIMIT 1")
         if not rows:
             return None
         row = rows[0]
         return ServedBundle(row["serial"], json.loads(row["envelope"]), KeyId.parse(row["kid"]),
-                            row["issued_at"], row["expires"], row["generation"] < row["current"])
+                            row["issued_at"], row["expires"],
+                            row["generation"] < row["current_generation"])
+
+    def _needs_signing(self, tx: Tx, generation: int, now: dt.datetime) -> bool:
+        latest = tx.one("SELECT generation, issued_at, expires FROM bundles ORDER BY "
+                        "serial DESC LIMIT 1")
+        if latest is None:
+            return True
+        issued = dt.datetime.fromisoformat(latest["issued_at"])
+        expires = dt.datetime.fromisoformat(latest["expires"])
+        fresh = now < issued + (expires - issued) / 2
+        return not (latest["generation"] >= generation and fresh)
 
     def sign_if_needed(self, key: Any, lifetime: dt.timedelta,
                        now: dt.datetime | None = None, who: str = "server"
                        ) -> ServedBundle | None:
         """Online signing (`serve --bundle-key`): sign a new bundle when trust keys,
         revocations or rules changed since the served one, or when it is past half its
-        lifetime. Decided and done in one transaction, so several processes sign once."""
+        lifetime. Decided and done in one transaction holding the bundle's lock, so several
+        processes sign once (a lock-free look first: most calls find nothing to do)."""
         now = now or now_cst()
         lifetime = min(lifetime, MAX_LIFETIME)
-        with self.db.transaction() as conn:
-            (generation,) = conn.execute("SELECT generation FROM bundle_state WHERE id = 1"
-                                         ).fetchone()
-            latest = conn.execute("SELECT generation, issued_at, expires FROM bundles ORDER BY "
-                                  "serial DESC LIMIT 1").fetchone()
-            if latest is not None:
-                issued = dt.datetime.fromisoformat(latest["issued_at"])
-                expires = dt.datetime.fromisoformat(latest["expires"])
-                fresh = now < issued + (expires - issued) / 2
-                if latest["generation"] >= generation and fresh:
-                    return None
-            serial = self._allocate_serial(conn, 1)
-            trust, rules, bundle_keys = self._contents(conn)
+        with self.db.reading() as tx:
+            generation = int(tx.scalar("SELECT generation FROM bundle_state WHERE id = 1"))
+            if not self._needs_signing(tx, generation, now):
+                return None
+        with self.db.transaction() as tx:
+            generation = self._lock_bundle_state(tx)
+            if not self._needs_signing(tx, generation, now):
+                return None
+            serial = self._allocate_serial(tx, 1)
+            trust, rules, bundle_keys = self._contents(tx)
             document = build_document(serial, now, lifetime, trust, rules, bundle_keys)
             envelope = sign(document, key)
             kid = KeyId.of(key.public_key())
-            self._store_bundle(conn, generation, envelope, document, kid, "online")
-            self._audit(conn, who, "bundle-sign", f"serial {serial} by {kid.hex}")
+            self._store_bundle(tx, generation, envelope, document, kid, "online")
+            self._audit(tx, who, "bundle-sign", f"serial {serial} by {kid.hex}")
         return self.served_bundle()
 
     def served_document(self) -> dict[str, Any] | None:
@@ -729,7 +836,15 @@ class SqliteTownStore:
         return read_payload(served.envelope) if served else None
 
 
-def _status(row: sqlite3.Row) -> StationStatus:
+SqliteTownStore = SqlTownStore  # the name before PostgreSQL; tests and scripts still use it
+
+# Trust keys in the order they were added: SQLite's rowid; PostgreSQL's table has no such
+# column, so the time added (to the second), then the kid.
+_TRUST_KEYS = {"sqlite": "SELECT entry FROM trust_keys ORDER BY rowid",
+               "postgresql": "SELECT entry FROM trust_keys ORDER BY added, kid"}
+
+
+def _status(row: RowMapping) -> StationStatus:
     try:
         beat = json.loads(row["heartbeat"] or "{}")
     except ValueError:
@@ -746,7 +861,7 @@ def _status(row: sqlite3.Row) -> StationStatus:
         version if isinstance(version, str) else None, beat)
 
 
-def _entry_out(row: sqlite3.Row) -> dict[str, Any]:
+def _entry_out(row: RowMapping) -> dict[str, Any]:
     raw = json.loads(row["raw"])
     out = {"id": row["id"], "station": row["station"], "enterprise": row["enterprise"],
            "epoch": row["epoch"], "seq": row["seq"], "received": row["received"],
