@@ -13,7 +13,10 @@ PostgreSQL is a throwaway cluster started here (tests/pgkit.py), with fsync on f
 each a few times and report the median, with the load average.
 
     python bench/town.py [ingest reads] [--engines pg1,pg4,sqlite1] [--stations 200]
-                         [--batches 5] [--records 10000000] [--repeat 50]
+                         [--batches 5] [--records 10000000] [--repeat 50] [--keep DIR]
+
+`reads --keep DIR` keeps the loaded cluster in DIR (stopped cleanly at the end) and reuses it
+on the next run with the same DIR; remove DIR to get rid of it.
 """
 
 from __future__ import annotations
@@ -285,17 +288,49 @@ TRACE_SQL = """SELECT r.station, s.enterprise, r.kind, r.time, r.corrected_time,
                ORDER BY r.day, coalesce(r.corrected_time, r.time)"""
 
 
-def bench_reads(records: int, stations: int, repeat: int) -> None:
-    days = 60
-    first_day = dt.date(2021, 1, 1)
-    cluster = PgCluster().start(settings="-c shared_buffers=512MB -c work_mem=16MB")
+READS_SETTINGS = "-c shared_buffers=512MB -c work_mem=16MB"
+
+
+def loaded_cluster(keep: Path | None, records: int, stations: int, days: int,
+                   first_day: dt.date) -> tuple[PgCluster, str, str]:
+    """A started cluster holding the loaded database, its URL and how it came to be. With
+    `keep`, the cluster lives in that directory and outlives the run: a later run with the
+    same directory and the same --records/--stations reuses it instead of loading again
+    (7 minutes for 10M records); other figures there are refused with one line."""
+    marker = keep / "bench-database.json" if keep is not None else None
+    wanted = {"records": records, "stations": stations, "days": days,
+              "first_day": first_day.isoformat()}
+    if keep is not None and marker is not None and marker.is_file():
+        saved = json.loads(marker.read_text())
+        if {k: saved.get(k) for k in wanted} != wanted:
+            raise SystemExit(f"bench/town.py: {keep} holds a database of {saved}, not "
+                             f"{wanted}; use another --keep directory or remove it")
+        cluster = PgCluster(keep).resume(settings=READS_SETTINGS)
+        return cluster, cluster.url(saved["database"]), f"reused from {keep}"
+    if keep is not None and keep.exists() and any(keep.iterdir()):
+        raise SystemExit(f"bench/town.py: {keep} is not empty and holds no loaded database")
+    cluster = PgCluster(keep).start(settings=READS_SETTINGS)
     try:
         url = cluster.new_database()
         seconds = load_postgresql(url, records, stations, days, first_day)
+    except BaseException:
+        cluster.stop()
+        raise
+    if marker is not None:
+        marker.write_text(json.dumps({**wanted,
+                                      "database": url.split("@/", 1)[1].split("?")[0]}))
+    return cluster, url, f"loaded in {seconds:.0f} s"
+
+
+def bench_reads(records: int, stations: int, repeat: int, keep: Path | None = None) -> None:
+    days = 60
+    first_day = dt.date(2021, 1, 1)
+    cluster, url, how = loaded_cluster(keep, records, stations, days, first_day)
+    try:
         store = SqlTownStore(url)
         size = store.db.query("SELECT pg_total_relation_size('records') AS b")[0]["b"]
         print(f"reads on PostgreSQL: {records:,} records of {stations} stations over {days} "
-              f"days, loaded in {seconds:.0f} s; records table with indexes "
+              f"days, {how}; records table with indexes "
               f"{size / 2**30:.2f} GiB = {size / records:.0f} bytes per record", flush=True)
         rng = random.Random(3)
         last_day = first_day + dt.timedelta(days=days - 1)
@@ -343,7 +378,7 @@ def bench_reads(records: int, stations: int, repeat: int) -> None:
         print(f"  last day {last_day}; load average {os.getloadavg()[0]:.1f}")
         store.close()
     finally:
-        cluster.stop()
+        cluster.stop(keep=keep is not None)
 
 
 def main() -> int:
@@ -355,6 +390,9 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=5, help="ingest: batches per station")
     parser.add_argument("--records", type=int, default=10_000_000, help="reads: stored records")
     parser.add_argument("--repeat", type=int, default=50, help="reads: timed calls per query")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="reads: keep the loaded PostgreSQL cluster in DIR and reuse it "
+                             "on later runs with the same DIR (no 7-minute reload)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="town-bench-") as scratch:
         for which in args.which:
@@ -362,7 +400,7 @@ def main() -> int:
                 for engine in args.engines.split(","):
                     bench_ingest(engine, args.stations or 200, args.batches, Path(scratch))
             elif which == "reads":
-                bench_reads(args.records, args.stations or 500, args.repeat)
+                bench_reads(args.records, args.stations or 500, args.repeat, args.keep)
             else:
                 parser.error(f"unknown benchmark {which!r}")
     return 0

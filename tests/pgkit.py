@@ -46,11 +46,18 @@ def skip_reason() -> str | None:
 class PgCluster:
     """One PostgreSQL server in a temporary directory; `stop()` removes it all."""
 
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="gate-pg-"))
+    def __init__(self, root: Path | None = None) -> None:
+        """A cluster in a new temporary directory, or in `root` (made if missing; kept by
+        `stop(keep=True)` and started again by `resume()`, for benchmarks)."""
+        if root is None:
+            self.root = Path(tempfile.mkdtemp(prefix="gate-pg-"))
+        else:
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.root = root
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.started = False
+        self.options = ""
 
     def _as_owner(self, *command: str) -> list[str]:
         if os.geteuid() != 0:
@@ -77,22 +84,43 @@ class PgCluster:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         if "shared_buffers" not in settings:
             options += " -c shared_buffers=64MB"
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
-                  "-t", "60", "-o", options, "start")
-        self.started = True
+        self.options = options
+        self._pg_start()
         self.admin("CREATE DATABASE " + TEMPLATE)
         from sync.town.db import create_database
 
         create_database(self.url(TEMPLATE))
         return self
 
-    def stop(self) -> None:
+    def _pg_start(self) -> None:
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
+                  "-t", "120", "-o", self.options, "start", timeout=180)
+        self.started = True
+
+    def exists(self) -> bool:
+        """Whether `root` already holds a cluster (one that `stop(keep=True)` kept)."""
+        return (self.data / "PG_VERSION").is_file()
+
+    def resume(self, *, durable: bool = False, settings: str = "") -> PgCluster:
+        """Start the kept cluster in `root` again (no initdb, its databases as they were).
+        Raises RuntimeError when pg_ctl fails (e.g. the directory is not a cluster)."""
+        options = f"-k {self.root} -c listen_addresses='' -c max_connections=300 {settings}"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self.options = options
+        self._pg_start()
+        return self
+
+    def stop(self, *, keep: bool = False) -> None:
+        """Stop the server and remove its directory, or with `keep` stop it cleanly (a
+        fast shutdown, so `resume()` needs no recovery) and leave the directory."""
         if self.started:
             with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
-                self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                          "-w", "stop", timeout=60)
+                self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m",
+                          "fast" if keep else "immediate", "-w", "stop", timeout=120)
             self.started = False
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, database: str) -> str:
         return f"postgresql://{SUPERUSER}@/{database}?host={self.root}"

@@ -1,0 +1,126 @@
+"""The read paths made for a district's 10,000,000 records (issue 12, bench/town.py reads):
+a day's entries page read day by day from `records_when_day` when the database has that
+index (the same answer as without it), and the day's figures counted per station first."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sync.town.store import SqlTownStore, window_days
+from tests.pgkit import new_town_db
+
+pytestmark = pytest.mark.usefixtures("town_engine")  # every test on SQLite and PostgreSQL
+
+WHEN_DAY = ("CREATE INDEX records_when_day ON records "
+            "((substr(coalesce(corrected_time, time), 1, 10)), id) WHERE purged = 0")
+
+
+def record(seq: int, when: str, *, synced: bool = True, **fields: Any) -> dict[str, Any]:
+    base = {"seq": seq, "event_id": f"e-{seq}", "kind": "entry", "time": when,
+            "clock_synced": synced, "boot_id": "b1", "boottime_ns": 1_000_000_000 + seq,
+            "direction": "in", "subject": "W1", "issuer": "500118", "color": "green",
+            "temperature_c": 36.5, "ambient_c": 21.8, "decision": "admit", "reasons": []}
+    base.update(fields)
+    return base
+
+
+def filled_store(tmp_path: Path) -> SqlTownStore:
+    """Records over three days, arriving out of time order, one with an unsynced clock
+    (its corrected time is the server's arrival time, not its own day)."""
+    store = SqlTownStore(new_town_db(tmp_path / "town.db"))
+    store.add_station("gate-a", "红炉机械厂")
+    times = ["2021-02-02T08:00:00.000+08:00", "2021-02-01T23:59:59.999+08:00",
+             "2021-02-01T07:00:00.000+08:00", "2021-02-03T00:00:00.000+08:00",
+             "2021-02-02T12:30:00.000+08:00", "2021-02-01T12:00:00.000+08:00",
+             "2021-02-02T23:00:00.000+08:00", "2021-02-03T09:15:00.000+08:00"]
+    entries = [record(n + 1, when, kind="alarm" if n == 4 else "entry")
+               for n, when in enumerate(times)]
+    entries.append(record(9, "2019-01-01T00:00:00.000+08:00", synced=False))
+    clock = {"boot_id": "b1", "synced": False, "boottime_ns": 1_000_000_009}
+    store.ingest("gate-a", str(uuid.uuid4()), clock, entries)
+    return store
+
+
+def pages(store: SqlTownStore, **window: Any) -> list[list[int]]:
+    """Every page of 2 (seqs), following the cursor as the API does."""
+    out, after = [], 0
+    while True:
+        rows = store.entries(limit=2, after=after, **window)
+        out.append([row["seq"] for row in rows])
+        if len(rows) < 2:
+            return out
+        after = rows[-1]["id"]
+
+
+WINDOWS: list[dict[str, Any]] = [
+    {"since": "2021-02-01T00:00:00+08:00", "until": "2021-02-01T23:59:59+08:00"},
+    {"since": "2021-02-01T00:00:00+08:00", "until": "2021-02-02T00:00:00+08:00"},
+    {"since": "2021-02-01T12:00:00+08:00", "until": "2021-02-03T09:00:00+08:00"},
+    {"since": "2021-02-02", "until": "2021-02-04"},
+    {"since": "2021-02-02", "until": "2021-02-04", "kind": "alarm"},
+    {"since": "2021-02-01T00:00:00+08:00", "until": "2021-04-01T00:00:00+08:00"},  # > 31 d
+    {"since": "2021-02-01T00:00:00+08:00"},
+    {"since": "2021-W05-1", "until": "2021-02-02"},
+]
+
+
+def test_a_window_reads_the_same_pages_with_or_without_the_day_index(tmp_path: Path) -> None:
+    store = filled_store(tmp_path)
+    try:
+        now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
+        today = {"since": now, "until": f"{now}T23:59:59.999+08:00"}
+        without = [pages(store, **window) for window in [*WINDOWS, today]]
+        assert without[0] == [[3, 6], []]  # 23:59:59.999 is after 23:59:59 (text)
+        assert without[1] == [[2, 3], [6]]  # arrival order, not time order
+        assert without[2] == [[1, 2], [4, 5], [6, 7], []]
+        assert without[-1] == [[9]]  # the unsynced record counts on its corrected day
+        assert not store._when_day_index()
+        with store.db.transaction() as tx:
+            tx.run(WHEN_DAY, {})
+        store._has_when_day = None
+        assert store._when_day_index()
+        assert [pages(store, **window) for window in [*WINDOWS, today]] == without
+    finally:
+        store.close()
+
+
+def test_window_days_covers_every_text_between_its_ends() -> None:
+    assert window_days("2021-02-01T10:00:00+08:00", "2021-02-03") == [
+        "2021-02-01", "2021-02-02", "2021-02-03"]
+    assert window_days("2021-02-28", "2021-03-01T00:00:00+08:00") == [
+        "2021-02-28", "2021-03-01"]
+    for since, until in ((None, "2021-02-01"), ("2021-02-01", None), ("2021-02-03",
+                         "2021-02-01"), ("2021-01-01", "2021-02-01"), ("2021-W05-1",
+                         "2021-02-02"), ("yesterday", "2021-02-02"), ("2021-02-30",
+                         "2021-03-01")):
+        assert window_days(since, until) is None, (since, until)
+
+
+def test_day_summary_counts_per_enterprise(tmp_path: Path) -> None:
+    store = SqlTownStore(new_town_db(tmp_path / "town.db"))
+    try:
+        for station, enterprise in (("gate-a", "红炉机械厂"), ("gate-b", "红炉机械厂"),
+                                    ("gate-c", "永川电子")):
+            store.add_station(station, enterprise)
+        day = "2021-02-01T08:00:00.000+08:00"
+        clock = {"boot_id": "b1", "synced": True, "boottime_ns": 2_000_000_000}
+        store.ingest("gate-a", str(uuid.uuid4()), clock, [
+            record(1, day), record(2, day, decision="deny"), record(3, day, kind="vehicle"),
+            record(4, day, kind="exit", decision=None)])
+        store.ingest("gate-b", str(uuid.uuid4()), clock, [record(1, day), record(2, day)])
+        store.ingest("gate-c", str(uuid.uuid4()), clock, [record(1, day, decision="deny")])
+        store.ingest("gate-c", str(uuid.uuid4()), clock, [record(1, day)], simulated=True)
+        summary = store.day_summary(dt.date(2021, 2, 1))
+        assert summary == [
+            {"enterprise": "永川电子", "entries": 1, "denied": 1, "admitted": 0,
+             "vehicles": 0, "visitors": 0},
+            {"enterprise": "红炉机械厂", "entries": 4, "denied": 1, "admitted": 3,
+             "vehicles": 1, "visitors": 0}]
+        assert all(type(row[k]) is int for row in summary for k in row if k != "enterprise")
+    finally:
+        store.close()
