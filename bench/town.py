@@ -323,39 +323,46 @@ def loaded_cluster(keep: Path | None, records: int, stations: int, days: int,
     return cluster, url, f"loaded in {seconds:.0f} s"
 
 
-# the index a day's entries page wants (store.entries); not made by any migration yet
-WHEN_DAY = ("CREATE INDEX records_when_day ON records "
-            "((substr(coalesce(corrected_time, time), 1, 10)), id) "
-            "INCLUDE (corrected_time, time) WHERE purged = 0")
+# the indexes the store uses when present (store.entries, store.alarms); no migration makes
+# them yet
+PROPOSED = {
+    "records_when_day": "CREATE INDEX IF NOT EXISTS records_when_day ON records "
+                        "((substr(coalesce(corrected_time, time), 1, 10)), id) "
+                        "INCLUDE (corrected_time, time) WHERE purged = 0",
+    "records_alarm_when": "CREATE INDEX IF NOT EXISTS records_alarm_when ON records "
+                          "((coalesce(corrected_time, time)) DESC, id DESC) "
+                          "INCLUDE (station, epoch, event_id) WHERE kind = 'alarm' "
+                          "AND simulated = 0 AND quarantined = 0 AND purged = 0",
+}
 
 
-def set_when_day(url: str, wanted: bool) -> None:
-    """Make or drop the records_when_day index, so a run measures what it says."""
+def set_proposed(url: str, wanted: bool) -> None:
+    """Make or drop the proposed indexes, so a run measures what it says."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET maintenance_work_mem = '512MB'")
+        for name, statement in PROPOSED.items():
+            if wanted:
+                conn.execute(statement)  # type: ignore[arg-type]
+            else:
+                conn.execute(f"DROP INDEX IF EXISTS {name}")  # type: ignore[arg-type]
         if wanted:
-            conn.execute(WHEN_DAY.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS"))  # type: ignore[arg-type]
             conn.execute("VACUUM ANALYZE records")
-        else:
-            conn.execute("DROP INDEX IF EXISTS records_when_day")
 
 
 def bench_reads(records: int, stations: int, repeat: int, keep: Path | None = None,
-                pg_settings: str = "", when_day: bool = False) -> None:
+                pg_settings: str = "", proposed: bool = False) -> None:
     days = 60
     first_day = dt.date(2021, 1, 1)
     cluster, url, how = loaded_cluster(keep, records, stations, days, first_day,
                                        f"{READS_SETTINGS} {pg_settings}".strip())
     try:
-        set_when_day(url, when_day)
+        set_proposed(url, proposed)
         store = SqlTownStore(url)
         size = store.db.query("SELECT pg_total_relation_size('records') AS b")[0]["b"]
-        extra = store.db.query("SELECT indexname FROM pg_indexes WHERE tablename = "
-                               "'records' AND indexname = 'records_when_day'")
-        print(f"reads on PostgreSQL ({pg_settings or 'default settings'}; "
-              f"records_when_day {'present' if extra else 'absent'}): {records:,} records "
+        print(f"reads on PostgreSQL ({pg_settings or 'default settings'}; proposed indexes "
+              f"{'present' if proposed else 'absent'}): {records:,} records "
               f"of {stations} stations over {days} days, {how}; records table with indexes "
               f"{size / 2**30:.2f} GiB = {size / records:.0f} bytes per record", flush=True)
         rng = random.Random(3)
@@ -419,9 +426,9 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
                         help="reads: keep the loaded PostgreSQL cluster in DIR and reuse it "
                              "on later runs with the same DIR (no 7-minute reload)")
-    parser.add_argument("--when-day-index", action="store_true",
-                        help="reads: with the records_when_day index (made if missing; "
-                             "without this option it is dropped)")
+    parser.add_argument("--proposed-indexes", action="store_true",
+                        help="reads: with records_when_day and records_alarm_when (made if "
+                             "missing; without this option they are dropped)")
     parser.add_argument("--pg-settings", default="", metavar="'-c NAME=VALUE …'",
                         help="reads: more PostgreSQL settings, e.g. "
                              "'-c max_parallel_workers_per_gather=0'")
@@ -433,7 +440,7 @@ def main() -> int:
                     bench_ingest(engine, args.stations or 200, args.batches, Path(scratch))
             elif which == "reads":
                 bench_reads(args.records, args.stations or 500, args.repeat, args.keep,
-                            args.pg_settings, args.when_day_index)
+                            args.pg_settings, args.proposed_indexes)
             else:
                 parser.error(f"unknown benchmark {which!r}")
     return 0

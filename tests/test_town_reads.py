@@ -18,6 +18,9 @@ pytestmark = pytest.mark.usefixtures("town_engine")  # every test on SQLite and 
 
 WHEN_DAY = ("CREATE INDEX records_when_day ON records "
             "((substr(coalesce(corrected_time, time), 1, 10)), id) WHERE purged = 0")
+ALARM_WHEN = ("CREATE INDEX records_alarm_when ON records "
+              "((coalesce(corrected_time, time)) DESC, id DESC) WHERE kind = 'alarm' "
+              "AND simulated = 0 AND quarantined = 0 AND purged = 0")
 
 
 def record(seq: int, when: str, *, synced: bool = True, **fields: Any) -> dict[str, Any]:
@@ -79,11 +82,11 @@ def test_a_window_reads_the_same_pages_with_or_without_the_day_index(tmp_path: P
         assert without[1] == [[2, 3], [6]]  # arrival order, not time order
         assert without[2] == [[1, 2], [4, 5], [6, 7], []]
         assert without[-1] == [[9]]  # the unsynced record counts on its corrected day
-        assert not store._when_day_index()
+        assert not store._has_index("records_when_day")
         with store.db.transaction() as tx:
             tx.run(WHEN_DAY, {})
-        store._has_when_day = None
-        assert store._when_day_index()
+        store._indexes.clear()
+        assert store._has_index("records_when_day")
         assert [pages(store, **window) for window in [*WINDOWS, today]] == without
     finally:
         store.close()
@@ -122,5 +125,44 @@ def test_day_summary_counts_per_enterprise(tmp_path: Path) -> None:
             {"enterprise": "红炉机械厂", "entries": 4, "denied": 1, "admitted": 3,
              "vehicles": 1, "visitors": 0}]
         assert all(type(row[k]) is int for row in summary for k in row if k != "enterprise")
+    finally:
+        store.close()
+
+
+def test_the_alarm_list_is_the_same_with_or_without_the_alarm_index(tmp_path: Path) -> None:
+    store = SqlTownStore(new_town_db(tmp_path / "town.db"))
+    try:
+        store.add_station("gate-a", "红炉机械厂")
+        store.add_station("gate-b", "永川电子")
+        clock = {"boot_id": "b1", "synced": True, "boottime_ns": 2_000_000_000}
+        for station in ("gate-a", "gate-b"):
+            entries = []
+            for n in range(12):  # alarms in arrival order, not time order; acks for some
+                when = f"2021-02-0{1 + n % 3}T0{n % 10}:00:00.000+08:00"
+                entries.append(record(2 * n + 1, when, kind="alarm", temperature_c=38.2))
+                if n % 3 == 0:
+                    entries.append(record(2 * n + 2, when, kind="ack",
+                                          ref_event_id=f"e-{2 * n + 1}", action="sent-home"))
+            store.ingest(station, str(uuid.uuid4()), clock, entries)
+
+        def lists() -> list[list[tuple[str, int, bool]]]:
+            out = []
+            for handled in (None, True, False):
+                for offset, limit in ((0, 100), (0, 5), (5, 5), (7, 3), (20, 10)):
+                    for window in ({}, {"since": "2021-02-02", "until": "2021-02-03"},
+                                   {"enterprise": "永川电子"}):
+                        out.append([(a["station"], a["seq"], a["ack"] is not None)
+                                    for a in store.alarms(handled=handled, offset=offset,
+                                                          limit=limit, **window)])
+            return out
+
+        without = lists()
+        assert len(without[0]) == 24 and [a[2] for a in without[0]] == [False] * 16 + [True] * 8
+        assert not store._has_index("records_alarm_when")
+        with store.db.transaction() as tx:
+            tx.run(ALARM_WHEN, {})
+        store._indexes.clear()
+        assert store._has_index("records_alarm_when")
+        assert lists() == without
     finally:
         store.close()
