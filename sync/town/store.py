@@ -563,9 +563,11 @@ class SqlTownStore:
         """Fever alarms (simulated and quarantined ones never), each with its latest ack,
         unhandled first, then newest first by when they happened.
 
-        The page's ids first: alarms joined once with the set of acked event ids (a merge
-        join of two indexes, not one ack lookup per alarm of all time), then the page's rows
-        and their latest acks."""
+        The page's ids first, then the page's rows and their latest acks. With the
+        `records_alarm_when` index (when the database has it) the ids come newest first
+        from it, unhandled then handled, each walk stopping at offset + limit
+        (`_alarm_page`); otherwise every alarm of all time is joined once with the set of
+        acked event ids (a merge join of two indexes) and sorted."""
         where = ["r.kind = 'alarm'", "r.simulated = 0", "r.quarantined = 0", "r.purged = 0"]
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         for name, condition, value in (
