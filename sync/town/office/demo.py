@@ -1,7 +1,7 @@
 """A demonstration town for the office console: six enterprises, eight stations and 14 days
 of gate records, pushed through the store's own ingest (the path stations use), for the
 screenshots in docs/, the browser tests and a first look (`python -m sync.town.office.demo
-DB`, on a database made by `town-server db init`).
+DB`, on a database made by `town-server db init`: a SQLite file or a PostgreSQL URL).
 
 What it holds, on purpose: fevers (some handled at the gate, one not), denials of several
 reasons, vehicles and visitors, device faults, returning workers whose day-7 test is overdue
@@ -21,12 +21,11 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from station.clock import CST, cst_date
 from sync.town import store as store_module
-from sync.town.store import SqliteTownStore
+from sync.town.store import SqlTownStore
 
 ENTERPRISES = {
     "红炉机械厂": ["honglu-gate1", "honglu-gate2"],
@@ -61,7 +60,7 @@ def _record(seq: int, at: dt.datetime, **fields: Any) -> dict[str, Any]:
     return base
 
 
-def fill(store: SqliteTownStore, last: dt.date | None = None, *, days: int = 14,
+def fill(store: SqlTownStore, last: dt.date | None = None, *, days: int = 14,
          workers: int = 40, seed: int = 7) -> dict[str, str]:
     """Register the demo stations and push `days` days of records ending `last` (today by
     default); an admin token is made too. Returns station id → token."""
@@ -171,7 +170,7 @@ def main() -> None:
     from station.errors import StationError
 
     try:
-        store = SqliteTownStore(Path(sys.argv[1]))
+        store = SqlTownStore(sys.argv[1])  # a SQLite file or a postgresql:// URL
         last = dt.date.fromisoformat(sys.argv[2]) if len(sys.argv) == 3 else None
         fill(store, last)
         admin_id, token = store.new_admin_token("demo", "demo")
