@@ -151,6 +151,7 @@ def fill(store: SqlTownStore, last: dt.date | None = None, *, days: int = 14,
                     store.ingest(station, epoch, {"wall": arrived.isoformat(),
                                                   "synced": True, "boot_id": "demo",
                                                   "boottime_ns": 2 * 10**12}, entries)
+    _beat_history(store, tokens, last, now)
     for station in tokens:
         if station in ("laisu-gate",):
             continue  # never heard from
@@ -161,6 +162,32 @@ def fill(store: SqlTownStore, last: dt.date | None = None, *, days: int = 14,
         with _received_at(now - dt.timedelta(hours=3) if station == "linjiang-yard" else now):
             store.heartbeat(station, beat)
     return tokens
+
+
+def _beat_history(store: SqlTownStore, tokens: dict[str, str], last: dt.date,
+                  now: dt.datetime) -> None:
+    """The last day's heartbeats (one per 10 minutes: a slot of the health history each),
+    through the store's own heartbeat: linjiang-yard's backlog grows from noon and it falls
+    silent three hours before `now`; shuangshi-gate's camera fails at 10:00; yuxi-gate is
+    silent for 40 minutes at noon."""
+    start = dt.datetime.combine(last, dt.time(6), CST)
+    end = min(dt.datetime.combine(last, dt.time(23, 59), CST), now - dt.timedelta(minutes=1))
+    at = start
+    while at <= end:
+        for station in tokens:
+            if station == "laisu-gate" or (station == "linjiang-yard" and
+                                           at > now - dt.timedelta(hours=3)):
+                continue
+            if station == "yuxi-gate" and dt.time(12) <= at.time() < dt.time(12, 40):
+                continue
+            backlog = max(0, int((at - start.replace(hour=12)).total_seconds() // 600)) \
+                if station == "linjiang-yard" else (3 if at.minute == 30 else 0)
+            faults = ["camera"] if station == "shuangshi-gate" and at.hour >= 10 else []
+            with _received_at(at):
+                store.heartbeat(station, {"time": at.isoformat(), "clock_synced": True,
+                                          "version": "0.3.0", "backlog": backlog,
+                                          "faults": faults, "bundle_version": None})
+        at += dt.timedelta(minutes=10)
 
 
 def main() -> None:
