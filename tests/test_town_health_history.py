@@ -75,7 +75,7 @@ def test_the_station_page_shows_backlog_silences_and_faults(office: Office) -> N
     office.login()
     page = page_of(office, f"/office/station/gate-a?date={DAY}")
     history = page.split('id="history"')[1].split("</table>")[0]
-    assert history.count("<svg") == 1  # the day's chart: backlog and faulty devices per hour
+    assert history.count("<svg") == 2  # the day's charts: backlog, faulty devices per hour
     gaps = re.findall(r'<tr class="gap"><td>([^<]+)</td><td>([^<]+)</td>'
                       r'<td class="num">(\d+)</td>', page)
     assert gaps[0] == ("00:00:00", "07:00:00", "420")  # nothing since midnight
@@ -105,7 +105,7 @@ def test_the_station_health_history_export(office: Office) -> None:
 def test_the_health_page_has_the_district_day(office: Office) -> None:
     office.login()
     page = page_of(office, f"/office/health?date={DAY}")
-    assert page.count("<svg") == 1
+    assert page.count("<svg") == 2  # the town's backlog; stations heard and with faults
     gate_a = re.search(r'gate-a</a></td>(.*?)</tr>', page, re.S)
     assert gate_a
     numbers = re.findall(r'<td class="num[^"]*">(?:<a [^>]+>)?(\d+)', gate_a.group(1))

@@ -86,7 +86,7 @@ def test_from_the_dashboard_to_the_records_of_a_station(page: Any,
     page.click("table.stations a:text('honglu-gate1')")
     page.wait_for_url("**/office/station/honglu-gate1?**")
     assert page.locator("table.records tbody tr").count() > 5
-    assert page.locator("svg.chart").count() == 2  # the day's heartbeats, the 14 days
+    assert page.locator("svg.chart").count() == 3  # the day's backlog and faults, 14 days
     assert errors == []  # no CSP violation, no missing file
 
 

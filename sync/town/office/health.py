@@ -43,6 +43,7 @@ class DayHealth:
     faults: list[list[str]] = field(default_factory=lambda: [[] for _ in range(HOURS)])
     gaps: list[Gap] = field(default_factory=list)
     heard: bool = False
+    heard_hours: list[bool] = field(default_factory=lambda: [False] * HOURS)
 
     @property
     def backlog_max(self) -> int:
@@ -94,6 +95,7 @@ def day_health(slots: Iterable[dict[str, Any]], day: dt.date, now: dt.datetime,
         health.heard = True
         health.beats += _int(slot.get("beats"))
         hour = first.hour
+        health.heard_hours[hour] = True
         health.backlog[hour] = max(health.backlog[hour], _int(slot.get("backlog_max")))
         for device in fault_names(slot.get("faults")):
             if device not in health.faults[hour]:

@@ -208,7 +208,7 @@ def install(app: Any, env: Environment) -> APIRouter:
         return render(env, page, "station.html", station=found, day=day, days=days,
                       records=records, next_after=next_after, history=history,
                       charts=[health], beat=beat, day_health=day_health,
-                      day_charts=[day_chart(page, day, day_health)],
+                      day_charts=day_charts(page, day, day_health),
                       epochs=queries.epochs(db, station_id),
                       faults=queries.fault_devices(db, days[0], day, station_id),
                       state_key=status_key({**found, "silent": report.silent(
@@ -331,12 +331,18 @@ def install(app: Any, env: Environment) -> APIRouter:
             s["day"] = history_of.day_health(slots.get(s["id"], []), day, now,
                                              settings.silent_after)
         hours = [s["day"] for s in stations if not s.get("disabled")]
-        district = chart(page.t("health.district-title", day=day), HOUR_LABELS, [
-            Series(page.t("chart.backlog"), [sum(h.backlog[n] for h in hours)
-                                             for n in range(history_of.HOURS)]),
-            Series(page.t("health.stations-faulty"),
-                   [sum(1 for h in hours if h.faults[n]) for n in range(history_of.HOURS)],
-                   kind="line")], label_every=3)
+        district = [
+            chart(page.t("health.district-title", day=day), HOUR_LABELS, [
+                Series(page.t("chart.backlog"), [sum(h.backlog[n] for h in hours)
+                                                 for n in range(history_of.HOURS)])],
+                label_every=3),
+            chart(page.t("health.stations-title", day=day), HOUR_LABELS, [
+                Series(page.t("health.stations-heard"),
+                       [sum(1 for h in hours if h.heard_hours[n])
+                        for n in range(history_of.HOURS)]),
+                Series(page.t("health.stations-faulty"),
+                       [sum(1 for h in hours if h.faults[n]) for n in range(history_of.HOURS)],
+                       kind="line")], label_every=3)]
         if wants_xlsx(request):
             return xlsx.download(
                 f"station-health-{days[0]}-{day}.xlsx",
@@ -355,7 +361,7 @@ def install(app: Any, env: Environment) -> APIRouter:
                   s["day"].longest_gap, s["day"].fault_hours]
                  for s in stations))
         return render(env, page, "health.html", day=day, days=days, stations=stations,
-                      charts=[district])
+                      charts=district)
 
     @router.get("/audit")
     def audit(request: Request, session: OfficeSession) -> Response:
@@ -389,13 +395,14 @@ def install(app: Any, env: Environment) -> APIRouter:
 HOUR_LABELS = [f"{hour:02d}" for hour in range(history_of.HOURS)]
 
 
-def day_chart(page: Page, day: dt.date, health: history_of.DayHealth) -> Chart:
-    """A station's day from its heartbeats: the largest backlog of each hour (bars) and how
-    many devices it reported faulty (line)."""
-    return chart(page.t("station.history-title", day=day), HOUR_LABELS, [
-        Series(page.t("chart.backlog"), health.backlog),
-        Series(page.t("chart.fault-devices"), [len(f) for f in health.faults], kind="line")],
-        label_every=3)
+def day_charts(page: Page, day: dt.date, health: history_of.DayHealth) -> list[Chart]:
+    """A station's day from its heartbeats: the largest backlog of each hour, and how many
+    devices it reported faulty each hour (each on its own scale)."""
+    return [chart(page.t("station.history-title", day=day), HOUR_LABELS, [
+                Series(page.t("chart.backlog"), health.backlog)], label_every=3),
+            chart(page.t("station.faults-title", day=day), HOUR_LABELS, [
+                Series(page.t("chart.fault-devices"), [len(f) for f in health.faults])],
+                label_every=3)]
 
 
 def status_key(station: dict[str, Any]) -> str:
