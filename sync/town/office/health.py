@@ -18,6 +18,7 @@ from typing import Any
 from station.clock import CST
 
 HOURS = 24
+DAY_COLUMNS = ("station", "first_at", "last_at", "beats", "backlog_max", "faults")  # day_health
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ def _int(value: Any) -> int:
 
 def fault_names(text: Any) -> list[str]:
     """A slot's stored faults (a JSON list of device names); [] for anything else."""
+    if text == "[]":
+        return []  # most slots: no JSON to parse
     try:
         value = json.loads(text) if isinstance(text, str) else None
     except ValueError:

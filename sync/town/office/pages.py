@@ -325,7 +325,8 @@ def install(app: Any, env: Environment) -> APIRouter:
             stations.append({**s, "beat": beat, "sums": sums.get(s["id"], Counter()),
                              "silent": report.silent(s["last_heartbeat"], now,
                                                      settings.silent_after)})
-        slots = history_of.by_station(queries.heartbeat_slots(db, day, day))
+        slots = history_of.by_station(queries.heartbeat_slots(
+            db, day, day, columns=history_of.DAY_COLUMNS))
         for s in stations:
             s["status"] = status_key(s)
             s["day"] = history_of.day_health(slots.get(s["id"], []), day, now,
