@@ -86,7 +86,7 @@ def test_from_the_dashboard_to_the_records_of_a_station(page: Any,
     page.click("table.stations a:text('honglu-gate1')")
     page.wait_for_url("**/office/station/honglu-gate1?**")
     assert page.locator("table.records tbody tr").count() > 5
-    assert page.locator("svg.chart").count() == 1
+    assert page.locator("svg.chart").count() == 3  # the day's backlog and faults, 14 days
     assert errors == []  # no CSP violation, no missing file
 
 
@@ -150,3 +150,32 @@ def test_a_bad_date_is_a_page_not_a_crash(page: Any, town: dict[str, Any]) -> No
     response = page.goto(town["url"] + "/office/health?date=2021-02-30")
     assert response.status == 400
     assert "2021-02-30" in page.inner_text("[role=alert]")
+
+
+def test_the_health_history_charts_render(page: Any, town: dict[str, Any]) -> None:
+    """The health page's district chart and a station's day of heartbeats are drawn (SVG
+    with a size on the page, bars where the demo's backlog grew), and the station's
+    history downloads as Excel."""
+    log_in(page, town)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(town["url"] + "/office/health")
+    district = page.locator("svg.chart").first
+    box = district.bounding_box()
+    assert box and box["width"] > 200 and box["height"] > 50
+    row = page.locator("table.health tbody tr", has_text="linjiang-yard")
+    row.locator("a[href*='#history']").click()
+    page.wait_for_url("**/office/station/linjiang-yard?**")
+    chart = page.locator("#history ~ .charts svg.chart").first
+    box = chart.bounding_box()
+    assert box and box["width"] > 200 and box["height"] > 50
+    if dt.datetime.now(CST).hour >= 13:  # the demo's backlog grows from noon
+        assert chart.locator("rect.series-0").count() > 0
+    assert page.locator("table.gaps tbody tr").count() >= 1
+    with page.expect_download() as download:
+        page.click("a.export[href*='part=health']")
+    path = town["tmp"] / "health.xlsx"
+    download.value.save_as(path)
+    rows = list(openpyxl.load_workbook(path).active.iter_rows(values_only=True))
+    assert "linjiang-yard" in str(rows[0][0])
+    assert errors == []

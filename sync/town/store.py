@@ -208,6 +208,24 @@ INSERT_RECORDS = (f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) VALUES "
                   "ON CONFLICT (station, epoch, seq) DO NOTHING")
 
 
+HEARTBEAT_SLOT_MINUTES = 10
+
+
+def heartbeat_slot(stamp: str) -> str:
+    """The 10-minute slot of a server time stamp (`2021-02-22T07:34:09+08:00` →
+    `2021-02-22T07:30`): the key of the health history's rows."""
+    return stamp[:15] + "0"
+
+
+def _json_list(text: Any) -> list[str]:
+    """A stored JSON list of names; [] for anything else (never raises)."""
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return []
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def _greatest(tx: Tx) -> str:
     """The two-argument maximum: SQLite's scalar max(), PostgreSQL's GREATEST."""
     return "max" if tx.dialect_name == "sqlite" else "greatest"
@@ -495,9 +513,31 @@ class SqlTownStore:
     # -- heartbeats and status --------------------------------------------------------------
 
     def heartbeat(self, station: str, beat: dict[str, Any]) -> None:
+        """The station's last heartbeat, and its 10-minute slot of the health history
+        (`heartbeats`, schema 5) in the same transaction. The station's row is updated
+        first: on PostgreSQL that locks it, so two beats of one station merge their slot's
+        faults one after the other."""
+        at = _stamp()
+        backlog = beat.get("backlog")
+        backlog = backlog if isinstance(backlog, int) and not isinstance(backlog, bool) else 0
+        faults = {str(f) for f in beat.get("faults") or [] if isinstance(f, str)}
+        slot = heartbeat_slot(at)
         with self.db.transaction() as tx:
             tx.driver("UPDATE stations SET last_heartbeat = ?, heartbeat = ? WHERE id = ?",
-                      (_stamp(), json.dumps(beat, ensure_ascii=False), station))
+                      (at, json.dumps(beat, ensure_ascii=False), station))
+            known = tx.driver("SELECT faults FROM heartbeats WHERE station = ? AND slot = ?",
+                              (station, slot))
+            if known:
+                faults |= set(_json_list(known[0][0]))
+            tx.driver(
+                "INSERT INTO heartbeats (station, slot, day, first_at, last_at, beats, "
+                "backlog_max, backlog_last, faults) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?) "
+                "ON CONFLICT (station, slot) DO UPDATE SET last_at = excluded.last_at, "
+                "beats = heartbeats.beats + 1, backlog_max = "
+                f"{_greatest(tx)}(heartbeats.backlog_max, excluded.backlog_max), "
+                "backlog_last = excluded.backlog_last, faults = excluded.faults",
+                (station, slot, at[:10], at, at, backlog, backlog,
+                 json.dumps(sorted(faults), ensure_ascii=False)))
 
     def stations(self) -> list[StationStatus]:
         statuses = {}
@@ -701,7 +741,9 @@ class SqlTownStore:
                 "DELETE FROM records WHERE purged = 0 AND day IS NULL AND received < :day AND "
                 "seq <= (SELECT acked_through FROM epochs e WHERE e.station = records.station "
                 "AND e.epoch = records.epoch)", {"day": day})
-            self._audit(tx, who, "purge", f"before {day}: {gone} records")
+            slots = tx.run("DELETE FROM heartbeats WHERE day < :day", {"day": day})
+            self._audit(tx, who, "purge",
+                        f"before {day}: {gone} records, {slots} heartbeat slots")
         return int(gone)
 
     # -- trust keys, revocations, rules ------------------------------------------------------

@@ -1,7 +1,7 @@
 """A demonstration town for the office console: six enterprises, eight stations and 14 days
 of gate records, pushed through the store's own ingest (the path stations use), for the
 screenshots in docs/, the browser tests and a first look (`python -m sync.town.office.demo
-DB`, on a database made by `town-server db init`).
+DB`, on a database made by `town-server db init`: a SQLite file or a PostgreSQL URL).
 
 What it holds, on purpose: fevers (some handled at the gate, one not), denials of several
 reasons, vehicles and visitors, device faults, returning workers whose day-7 test is overdue
@@ -21,12 +21,11 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from station.clock import CST, cst_date
 from sync.town import store as store_module
-from sync.town.store import SqliteTownStore
+from sync.town.store import SqlTownStore
 
 ENTERPRISES = {
     "红炉机械厂": ["honglu-gate1", "honglu-gate2"],
@@ -61,7 +60,7 @@ def _record(seq: int, at: dt.datetime, **fields: Any) -> dict[str, Any]:
     return base
 
 
-def fill(store: SqliteTownStore, last: dt.date | None = None, *, days: int = 14,
+def fill(store: SqlTownStore, last: dt.date | None = None, *, days: int = 14,
          workers: int = 40, seed: int = 7) -> dict[str, str]:
     """Register the demo stations and push `days` days of records ending `last` (today by
     default); an admin token is made too. Returns station id → token."""
@@ -152,6 +151,7 @@ def fill(store: SqliteTownStore, last: dt.date | None = None, *, days: int = 14,
                     store.ingest(station, epoch, {"wall": arrived.isoformat(),
                                                   "synced": True, "boot_id": "demo",
                                                   "boottime_ns": 2 * 10**12}, entries)
+    _beat_history(store, tokens, last, now)
     for station in tokens:
         if station in ("laisu-gate",):
             continue  # never heard from
@@ -164,6 +164,32 @@ def fill(store: SqliteTownStore, last: dt.date | None = None, *, days: int = 14,
     return tokens
 
 
+def _beat_history(store: SqlTownStore, tokens: dict[str, str], last: dt.date,
+                  now: dt.datetime) -> None:
+    """The last day's heartbeats (one per 10 minutes: a slot of the health history each),
+    through the store's own heartbeat: linjiang-yard's backlog grows from noon and it falls
+    silent three hours before `now`; shuangshi-gate's camera fails at 10:00; yuxi-gate is
+    silent for 40 minutes at noon."""
+    start = dt.datetime.combine(last, dt.time(6), CST)
+    end = min(dt.datetime.combine(last, dt.time(23, 59), CST), now - dt.timedelta(minutes=1))
+    at = start
+    while at <= end:
+        for station in tokens:
+            if station == "laisu-gate" or (station == "linjiang-yard" and
+                                           at > now - dt.timedelta(hours=3)):
+                continue
+            if station == "yuxi-gate" and dt.time(12) <= at.time() < dt.time(12, 40):
+                continue
+            backlog = max(0, int((at - start.replace(hour=12)).total_seconds() // 600)) \
+                if station == "linjiang-yard" else (3 if at.minute == 30 else 0)
+            faults = ["camera"] if station == "shuangshi-gate" and at.hour >= 10 else []
+            with _received_at(at):
+                store.heartbeat(station, {"time": at.isoformat(), "clock_synced": True,
+                                          "version": "0.3.0", "backlog": backlog,
+                                          "faults": faults, "bundle_version": None})
+        at += dt.timedelta(minutes=10)
+
+
 def main() -> None:
     """`python -m sync.town.office.demo DB [LAST-DAY]`: fill a new town database."""
     if len(sys.argv) not in (2, 3):
@@ -171,7 +197,7 @@ def main() -> None:
     from station.errors import StationError
 
     try:
-        store = SqliteTownStore(Path(sys.argv[1]))
+        store = SqlTownStore(sys.argv[1])  # a SQLite file or a postgresql:// URL
         last = dt.date.fromisoformat(sys.argv[2]) if len(sys.argv) == 3 else None
         fill(store, last)
         admin_id, token = store.new_admin_token("demo", "demo")

@@ -27,6 +27,7 @@ from station.clock import CST
 from station.config import PolicySettings
 from station.console.charts import Chart, Series, chart
 from sync.town.auth import current_session, store_of
+from sync.town.office import health as history_of
 from sync.town.office import queries, report, xlsx
 from sync.town.office.report import Compliance
 from sync.town.office.texts import LOCALES
@@ -171,6 +172,17 @@ def install(app: Any, env: Environment) -> APIRouter:
             raise Problem(404, page.t("error.no-station", id=station_id[:64]))
         day = parse_day(request, "date", today())
         after = parse_count(request, "after")
+        part = parse_choice(request, "part", ("records", "health"))
+        days = report.window(day)
+        if wants_xlsx(request) and part == "health":
+            return xlsx.download(
+                f"station-{station_id}-health-{days[0]}-{day}.xlsx",
+                page.t("station.history-sheet", id=station_id, first=days[0], last=day),
+                [page.t(h) for h in ("col.slot", "col.first-beat", "col.last-beat",
+                                     "col.beats", "col.backlog-max", "col.backlog-last",
+                                     "col.fault-devices")],
+                (history_of.slot_values(s) for s in
+                 queries.heartbeat_slots(db, days[0], day, station_id)))
         if wants_xlsx(request):
             records = queries.station_records(db, station_id, day, after=after,
                                               limit=XLSX_ROWS)
@@ -179,7 +191,9 @@ def install(app: Any, env: Environment) -> APIRouter:
                                         enterprise=found["enterprise"]) + f" {day}",
                                  record_header(page), (record_values(r, page) for r in records))
         records = queries.station_records(db, station_id, day, after=after, limit=PAGE_ROWS)
-        days = report.window(day)
+        now = dt.datetime.now(CST)
+        day_health = history_of.day_health(queries.heartbeat_slots(db, day, day, station_id),
+                                           day, now, settings.silent_after)
         history = {r["day"]: r for r in report.station_history(
             db, days, dt.datetime.now(CST).date(), station_id=station_id)}
         labels = [d.strftime("%m-%d") for d in days]
@@ -193,7 +207,9 @@ def install(app: Any, env: Environment) -> APIRouter:
         beat = report.json_object(found["heartbeat"])
         return render(env, page, "station.html", station=found, day=day, days=days,
                       records=records, next_after=next_after, history=history,
-                      charts=[health], beat=beat, epochs=queries.epochs(db, station_id),
+                      charts=[health], beat=beat, day_health=day_health,
+                      day_charts=day_charts(page, day, day_health),
+                      epochs=queries.epochs(db, station_id),
                       faults=queries.fault_devices(db, days[0], day, station_id),
                       state_key=status_key({**found, "silent": report.silent(
                           found["last_heartbeat"], dt.datetime.now(CST),
@@ -309,8 +325,25 @@ def install(app: Any, env: Environment) -> APIRouter:
             stations.append({**s, "beat": beat, "sums": sums.get(s["id"], Counter()),
                              "silent": report.silent(s["last_heartbeat"], now,
                                                      settings.silent_after)})
+        slots = history_of.by_station(queries.heartbeat_slots(
+            db, day, day, columns=history_of.DAY_COLUMNS))
         for s in stations:
             s["status"] = status_key(s)
+            s["day"] = history_of.day_health(slots.get(s["id"], []), day, now,
+                                             settings.silent_after)
+        hours = [s["day"] for s in stations if not s.get("disabled")]
+        district = [
+            chart(page.t("health.district-title", day=day), HOUR_LABELS, [
+                Series(page.t("chart.backlog"), [sum(h.backlog[n] for h in hours)
+                                                 for n in range(history_of.HOURS)])],
+                label_every=3),
+            chart(page.t("health.stations-title", day=day), HOUR_LABELS, [
+                Series(page.t("health.stations-heard"),
+                       [sum(1 for h in hours if h.heard_hours[n])
+                        for n in range(history_of.HOURS)]),
+                Series(page.t("health.stations-faulty"),
+                       [sum(1 for h in hours if h.faults[n]) for n in range(history_of.HOURS)],
+                       kind="line")], label_every=3)]
         if wants_xlsx(request):
             return xlsx.download(
                 f"station-health-{days[0]}-{day}.xlsx",
@@ -318,13 +351,18 @@ def install(app: Any, env: Environment) -> APIRouter:
                 [page.t(h) for h in ("col.station", "col.enterprise", "col.status",
                                      "col.last-heartbeat", "col.backlog", "col.faults",
                                      "col.version", "col.bundle", "col.records", "col.late",
-                                     "col.faults")],
+                                     "col.faults", "col.beats", "col.backlog-max",
+                                     "col.silent-periods", "col.longest-silence",
+                                     "col.fault-hours")],
                 ([s["id"], s["enterprise"], page.t(s["status"]), s["last_heartbeat"],
                   s["beat"].get("backlog"), ", ".join(map(str, s["beat"].get("faults") or [])),
                   s["beat"].get("version"), s["beat"].get("bundle_version"),
-                  s["sums"]["records"], s["sums"]["late"], s["sums"]["faults"]]
+                  s["sums"]["records"], s["sums"]["late"], s["sums"]["faults"],
+                  s["day"].beats, s["day"].backlog_max, len(s["day"].gaps),
+                  s["day"].longest_gap, s["day"].fault_hours]
                  for s in stations))
-        return render(env, page, "health.html", day=day, days=days, stations=stations)
+        return render(env, page, "health.html", day=day, days=days, stations=stations,
+                      charts=district)
 
     @router.get("/audit")
     def audit(request: Request, session: OfficeSession) -> Response:
@@ -353,6 +391,19 @@ def install(app: Any, env: Environment) -> APIRouter:
         return response
 
     return router
+
+
+HOUR_LABELS = [f"{hour:02d}" for hour in range(history_of.HOURS)]
+
+
+def day_charts(page: Page, day: dt.date, health: history_of.DayHealth) -> list[Chart]:
+    """A station's day from its heartbeats: the largest backlog of each hour, and how many
+    devices it reported faulty each hour (each on its own scale)."""
+    return [chart(page.t("station.history-title", day=day), HOUR_LABELS, [
+                Series(page.t("chart.backlog"), health.backlog)], label_every=3),
+            chart(page.t("station.faults-title", day=day), HOUR_LABELS, [
+                Series(page.t("chart.fault-devices"), [len(f) for f in health.faults])],
+                label_every=3)]
 
 
 def status_key(station: dict[str, Any]) -> str:

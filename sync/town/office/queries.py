@@ -272,3 +272,21 @@ def epochs(db: Rows, station_id: str) -> list[dict[str, Any]]:
     return _dicts(db.query("SELECT epoch, acked_through, first_seen FROM epochs "
                            "WHERE station = :station ORDER BY first_seen", {"station": station_id}),
                   ("epoch", "acked_through", "first_seen"))
+
+
+HEARTBEAT_COLUMNS = ("station", "slot", "day", "first_at", "last_at", "beats", "backlog_max",
+                     "backlog_last", "faults")
+
+
+def heartbeat_slots(db: Rows, first: dt.date, last: dt.date, station_id: str | None = None,
+                    columns: Sequence[str] = HEARTBEAT_COLUMNS) -> list[dict[str, Any]]:
+    """The health history (schema 5): each station's 10-minute slots of heartbeats on the
+    days `first`…`last` (by the server's clock), in time order per station; one station's
+    with `station_id`; only `columns` (some of HEARTBEAT_COLUMNS) when a page needs fewer.
+    At most 144 rows per station and day."""
+    chosen = [c for c in HEARTBEAT_COLUMNS if c in columns]
+    where = " AND station = :station" if station_id is not None else ""
+    return _dicts(db.query(
+        f"SELECT {', '.join(chosen)} FROM heartbeats WHERE day >= :first "
+        f"AND day <= :last{where} ORDER BY station, slot",
+        {**_days(first, last), "station": station_id}), chosen)
