@@ -136,6 +136,8 @@ def test_db_upgrade_from_schema_4_adds_the_history(tmp_path: Path, town_engine: 
     store.add_station("gate-a", "x")
     with store.db.transaction() as tx:  # a schema-4 database
         tx.run("DROP TABLE heartbeats")
+        tx.run("DROP INDEX records_when_day")  # schema 6's
+        tx.run("DROP INDEX records_alarm_when")
         tx.run("UPDATE alembic_version SET version_num = '0004'")
     store.close()
     if town_engine == "sqlite":
@@ -143,8 +145,9 @@ def test_db_upgrade_from_schema_4_adds_the_history(tmp_path: Path, town_engine: 
             conn.execute("PRAGMA user_version = 4")
     said: list[str] = []
     assert upgrade_database(where, said.append) == 4
-    assert len(said) == 1 and "migrated schema 4 → 5" in said[0]
-    assert SCHEMA_VERSION == 5
+    assert len(said) == 2 and "migrated schema 4 → 5" in said[0]
+    assert "migrated schema 5 → 6" in said[1]
+    assert SCHEMA_VERSION == 6
     store = SqlTownStore(where)
     store.heartbeat("gate-a", {"time": "x", "clock_synced": True, "version": "0.3.0",
                                "backlog": 2, "faults": [], "bundle_version": None})

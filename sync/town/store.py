@@ -255,7 +255,8 @@ class SqlTownStore:
     def _has_index(self, name: str) -> bool:
         """Whether the database has the index `name` on records, looked up once per store
         (`records_when_day` for a window's entries, `records_alarm_when` for the alarm
-        list: read paths that pay only with their index; no migration makes them yet)."""
+        list: read paths that pay only with their index; schema 6 makes both, a database whose
+        indexes were dropped still answers, the slow way)."""
         if name not in self._indexes:
             sql = ("SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND name = "
                    ":name" if self.db.dialect_name == "sqlite" else
