@@ -85,20 +85,26 @@ def parse_json(body: bytes) -> Any:
 
 def parse_time(value: Any, name: str = "time") -> tuple[dt.datetime | None, str | None]:
     """An ISO 8601 time with offset whose CST date exists: (parsed, None) or (None, why)."""
+    parsed, _, problem = _time_and_day(value, name)
+    return parsed, problem
+
+
+def _time_and_day(value: Any, name: str) -> tuple[dt.datetime | None, str | None, str | None]:
+    """(parsed, its CST date as text, None), or (None, None, why)."""
     if not isinstance(value, str):
-        return None, f"{name} must be ISO 8601 text"
+        return None, None, f"{name} must be ISO 8601 text"
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        return None, f"{name} is not ISO 8601"
+        return None, None, f"{name} is not ISO 8601"
     if parsed.tzinfo is None:
-        return None, f"{name} has no UTC offset"
+        return None, None, f"{name} has no UTC offset"
     try:
-        cst_date(parsed)
+        day = cst_date(parsed).isoformat()
         parsed.astimezone(dt.UTC)
     except OverflowError:
-        return None, f"{name} is out of range (years 1–9999 in UTC and CST)"
-    return parsed, None
+        return None, None, f"{name} is out of range (years 1–9999 in UTC and CST)"
+    return parsed, day, None
 
 
 def _is_number(value: Any) -> bool:
@@ -110,30 +116,39 @@ def record_problem(entry: dict[str, Any]) -> str | None:
     return check_record(entry)[1]
 
 
-def check_record(entry: dict[str, Any]) -> tuple[dt.datetime | None, str | None]:
-    """(the record's parsed `time`, None) when it can be accepted, else (None, why): one
-    pass, so the ingest parses each time once."""
+def check_record(entry: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(the record's CST day as YYYY-MM-DD, None) when it can be accepted, else (None, why):
+    one pass, so the ingest parses each time once."""
     if not isinstance(entry.get("event_id"), str) or not entry["event_id"]:
         return None, "event_id must be non-empty text"
     if entry.get("kind") not in RECORD_KINDS:
         return None, f"kind must be one of {', '.join(RECORD_KINDS)}"
-    when, problem = parse_time(entry.get("time"))
+    _, day, problem = _time_and_day(entry.get("time"), "time")
     if problem:
         return None, problem
     problem = _field_problem(entry)
-    return (None, problem) if problem is not None else (when, None)
+    return (None, problem) if problem is not None else (day, None)
+
+
+_TEXT_SET = frozenset(TEXT_FIELDS)
+_BOOL_SET = frozenset(BOOL_FIELDS)
+_NUMBER_TYPES = (int, float)  # json.loads makes exactly these (and bool, which is not one)
 
 
 def _field_problem(entry: dict[str, Any]) -> str | None:
-    if not isinstance(entry.get("clock_synced"), bool):
+    # The push path checks every field of every record (20,000 a second): exact `type`
+    # tests (JSON values are never subclasses) on only the fields present, found by a set
+    # intersection done in C.
+    if type(entry.get("clock_synced")) is not bool:
         return "clock_synced must be true or false"
-    for name, value in entry.items():  # only the fields present: most are absent
-        kind = _FIELD_KINDS.get(name)
-        if value is None or kind is None:
-            continue
-        if kind is str and not isinstance(value, str):
+    present = entry.keys()
+    for name in present & _TEXT_SET:
+        value = entry[name]
+        if type(value) is not str and value is not None:
             return f"{name} must be text or null"
-        if kind is bool and not isinstance(value, bool):
+    for name in present & _BOOL_SET:
+        value = entry[name]
+        if type(value) is not bool and value is not None:
             return f"{name} must be true, false or null"
     boottime = entry.get("boottime_ns")
     if boottime is not None and (type(boottime) is not int or not 0 <= boottime <= INT64_MAX):
@@ -142,7 +157,7 @@ def _field_problem(entry: dict[str, Any]) -> str | None:
         value = entry.get(name)
         if value is None:
             continue
-        if not _is_number(value):
+        if type(value) not in _NUMBER_TYPES:
             return f"{name} must be a number or null"
         if not -NUMBER_LIMIT < value < NUMBER_LIMIT:
             return f"{name} is out of range"
@@ -150,13 +165,19 @@ def _field_problem(entry: dict[str, Any]) -> str | None:
     if occupants is not None and (type(occupants) is not int or not 0 <= occupants <= 60):
         return "occupants must be a whole number from 0 to 60, or null"
     readings = entry.get("readings", [])
-    if readings is not None and (not isinstance(readings, list) or not all(
-            _is_number(r) and -NUMBER_LIMIT < r < NUMBER_LIMIT for r in readings)):
-        return "readings must be a list of numbers"
+    if readings is not None:
+        if type(readings) is not list:
+            return "readings must be a list of numbers"
+        for reading in readings:
+            if type(reading) not in _NUMBER_TYPES or not -NUMBER_LIMIT < reading < NUMBER_LIMIT:
+                return "readings must be a list of numbers"
     reasons = entry.get("reasons", [])
-    if reasons is not None and (not isinstance(reasons, list)
-                                or not all(isinstance(r, str) for r in reasons)):
-        return "reasons must be a list of text"
+    if reasons is not None:
+        if type(reasons) is not list:
+            return "reasons must be a list of text"
+        for reason in reasons:
+            if type(reason) is not str:
+                return "reasons must be a list of text"
     if entry["kind"] == "ack" and not entry.get("ref_event_id"):
         return "an ack needs ref_event_id (the event_id of the alarm it handles)"
     return None

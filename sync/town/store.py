@@ -42,7 +42,7 @@ from typing import Any, Protocol
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from station.clock import CST, cst_date
+from station.clock import CST
 from sync.town import texts
 from sync.town.db import Database, StoreError, Tx, open_database
 from sync.town.records import canonical, check_record, corrected_time, same_content
@@ -451,14 +451,14 @@ class SqlTownStore:
         text = canonical(entry)
         digest = hashlib.sha256(text.encode()).hexdigest()
         seq = entry["seq"]
-        when, problem = check_record(entry)
-        if when is None:
+        day, problem = check_record(entry)
+        if day is None:
             return (station, epoch, seq, digest, 1, problem, received_text, None, None, None,
                     None, None, None, None, None, None, None, None, None, text, None, None,
                     int(simulated))
         return (station, epoch, seq, digest, 0, None, received_text, entry["event_id"],
                 entry["kind"], entry["time"], corrected_time(entry, clock, received),
-                int(entry["clock_synced"]), cst_date(when).isoformat(), entry.get("subject"),
+                int(entry["clock_synced"]), day, entry.get("subject"),
                 entry.get("name"), entry.get("color"), entry.get("decision"),
                 json.dumps(reasons, ensure_ascii=False) if (reasons := entry.get("reasons"))
                 else "[]",
