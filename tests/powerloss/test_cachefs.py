@@ -10,9 +10,11 @@ import random
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -188,22 +190,32 @@ def test_sqlite_wal_full_keeps_every_committed_row(fuse: None, tmp_path: Path) -
 
 
 class LateEof(CacheMount):
-    """A mount whose output reader is slow to report its process's end, as on a loaded
-    machine: the "<eof>" of one cachefs arrives after the next one was started."""
+    """A mount whose output reader reports its process's end late, as a descheduled thread
+    on a loaded machine does: each process's "<eof>" is held back until the next cachefs
+    has been started (at most 10 s)."""
+
+    held: ClassVar[list[threading.Event]] = []
 
     @staticmethod
     def _read(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
+        for release in LateEof.held:  # a new cachefs runs: let the last one's "<eof>" go
+            release.set()
+        LateEof.held.clear()
         assert process.stdout is not None
         for line in process.stdout:
             lines.put(line.rstrip("\n"))
-        time.sleep(0.5)
+        release = threading.Event()
+        LateEof.held.append(release)
+        release.wait(10)
         lines.put("<eof>")
 
 
-def test_a_mount_is_up_when_start_returns(fuse: None, tmp_path: Path) -> None:
+def test_a_late_eof_of_the_last_mount_is_not_read_by_the_next(fuse: None,
+                                                              tmp_path: Path) -> None:
     """The cause of the two "losses" once seen: a late "<eof>" of the previous cachefs was
-    read as the next one's answer, so `start` returned before the mount was up and the
-    writer or the check ran on the bare mountpoint."""
+    read as the next one's answer ("ready", "crashed"), so `start` could return before the
+    mount was up and the writer or the check ran on the bare mountpoint. Each process now
+    has its own queue: here the "<eof>"s arrive during the next mount's life, unread."""
     mount = LateEof(tmp_path / "disk", tmp_path / "mnt")
     for number in range(3):
         mount.start()
