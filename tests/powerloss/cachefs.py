@@ -25,9 +25,12 @@ A "power cut" has two steps, sent by the test on standard input:
                       (each sector wholly old or wholly new), a size that is the old or the
                       new one, and for each directory either its old or its current entries.
 
-Other commands: `stats` (operation counts as JSON). Replies go to standard output, one line
-each; the first line is "ready" once the mount is up. Unmounting normally (fusermount3 -u)
-is a clean shutdown: everything the backing directory holds is kept.
+Other commands: `stats` (operation counts as JSON). With CACHEFS_TRACE set in its environment,
+cachefs logs every operation that changes the model, and each decision of a crash, to
+standard error (the harness keeps it in the mount's log), to explain a failed cut. Replies
+go to standard output, one line each; the first line is "ready" once the mount is up.
+Unmounting normally (fusermount3 -u) is a clean shutdown: everything the backing directory
+holds is kept.
 
 Run: python -m tests.powerloss.cachefs BACKING MOUNTPOINT [--cut-at KIND:N]
 """
@@ -92,6 +95,7 @@ class CacheFS(mfusepy.Operations):  # type: ignore[misc]
         self.handles: dict[int, Node] = {}
         self.next_handle = 1
         self.root = self._scan(self.backing)
+        self.trace = bool(os.environ.get("CACHEFS_TRACE"))
 
     # -- the model ------------------------------------------------------------------------
 
@@ -136,14 +140,26 @@ class CacheFS(mfusepy.Operations):  # type: ignore[misc]
         self.handles[handle] = node
         return handle
 
-    def _file(self, path: str | None, fh: int | None) -> FileNode:
+    def _node(self, path: str | None, fh: int | None) -> Node:
+        """The node an operation is about: its open handle's, else its path's (EBADF when
+        neither is known: never a guess such as the root)."""
         node = self.handles.get(fh) if fh else None
         if node is None:
             if path is None:
                 raise mfusepy.FuseOSError(errno.EBADF)
             node = self._lookup(path)
+        return node
+
+    def _file(self, path: str | None, fh: int | None) -> FileNode:
+        node = self._node(path, fh)
         if not isinstance(node, FileNode):
             raise mfusepy.FuseOSError(errno.EISDIR)
+        return node
+
+    def _dir(self, path: str | None, fh: int | None) -> DirNode:
+        node = self._node(path, fh)
+        if not isinstance(node, DirNode):
+            raise mfusepy.FuseOSError(errno.ENOTDIR)
         return node
 
     @staticmethod
@@ -164,6 +180,12 @@ class CacheFS(mfusepy.Operations):  # type: ignore[misc]
         node.dirty.clear()
 
     # -- the power cut --------------------------------------------------------------------
+
+    def _trace(self, op: str, *words: object) -> None:
+        """With CACHEFS_TRACE set, log one line per operation that changes the model (to
+        standard error, which the harness keeps in the mount's log)."""
+        if self.trace:
+            print(op, *words, file=sys.stderr, flush=True)
 
     def _freeze(self, why: str) -> None:
         self.frozen = True
@@ -211,6 +233,9 @@ class CacheFS(mfusepy.Operations):  # type: ignore[misc]
             if mode == "torn" and node.current != node.durable and rng.random() < 0.5:
                 entries = node.current
                 tally["dirs_taken_new"] += 1
+            self._trace("crash-dir", _nid(node), "new" if entries is node.current else "old",
+                        {name: _nid(child) for name, child in sorted(entries.items())},
+                        "durable", {name: _nid(child) for name, child in node.durable.items()})
             return {name: dir_image(child, depth + 1) if isinstance(child, DirNode)
                     else file_image(child) for name, child in sorted(entries.items())}
 
@@ -270,16 +295,14 @@ class CacheFS(mfusepy.Operations):  # type: ignore[misc]
 
     def opendir(self, path: str) -> int:
         with _op(self, None):
-            node = self._lookup(path)
-            if not isinstance(node, DirNode):
-                raise mfusepy.FuseOSError(errno.ENOTDIR)
-            return self._handle(node)
+            node = self._dir(path, None)
+            handle = self._handle(node)
+            self._trace("opendir", path, handle, _nid(node))
+            return handle
 
     def readdir(self, path: str | None, fh: int) -> list[str]:
         with _op(self, None):
-            node = self.handles.get(fh) or self._lookup(path or "/")
-            assert isinstance(node, DirNode)
-            return [".", "..", *node.current]
+            return [".", "..", *self._dir(path, fh).current]
 
     def releasedir(self, path: str | None, fh: int) -> int:
         with _op(self, None):
@@ -288,8 +311,8 @@ class CacheFS(mfusepy.Operations):  # type: ignore[misc]
 
     def fsyncdir(self, path: str | None, datasync: int, fh: int) -> int:
         with _op(self, "fsyncdir"):
-            node = self.handles.get(fh) or self._lookup(path or "/")
-            assert isinstance(node, DirNode)
+            node = self._dir(path, fh)
+            self._trace("fsyncdir", path, fh, _nid(node), sorted(node.current))
             node.durable = dict(node.current)
             return 0
 
@@ -313,18 +336,23 @@ class CacheFS(mfusepy.Operations):  # type: ignore[misc]
             fd = os.open(self._real(path), os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
             node = FileNode(fd, bytearray())
             parent.current[name] = node
-            return self._handle(node)
+            handle = self._handle(node)
+            self._trace("create", path, handle, _nid(node), "in", _nid(parent))
+            return handle
 
     def open(self, path: str, flags: int) -> int:
         with _op(self, None):
             node = self._file(path, None)
             if flags & os.O_TRUNC:
                 self._truncate(node, 0)
-            return self._handle(node)
+            handle = self._handle(node)
+            self._trace("open", path, handle, _nid(node))
+            return handle
 
     # release and flush are answered even when frozen: the kernel waits uninterruptibly for
     # the FLUSH of a dying process's files, and the cut must let the test kill it.
     def release(self, path: str | None, fh: int) -> int:
+        self._trace("release", path, fh)
         self.handles.pop(fh, None)
         return 0
 
@@ -349,18 +377,23 @@ class CacheFS(mfusepy.Operations):  # type: ignore[misc]
 
     def truncate(self, path: str | None, length: int, fh: int | None = None) -> int:
         with _op(self, "truncate"):
-            self._truncate(self._file(path, fh), length)
+            node = self._file(path, fh)
+            self._trace("truncate", path, fh, _nid(node), length)
+            self._truncate(node, length)
             return 0
 
     def fsync(self, path: str | None, datasync: int, fh: int) -> int:
         with _op(self, "fsync"):
-            self._persist(self._file(path, fh))
+            node = self._file(path, fh)
+            self._trace("fsync", path, fh, _nid(node), len(node.dirty))
+            self._persist(node)
             return 0
 
     def unlink(self, path: str) -> int:
         with _op(self, "unlink"):
             parent, name = self._parent(path)
             os.unlink(self._real(path))
+            self._trace("unlink", path, _nid(parent.current[name]), "in", _nid(parent))
             del parent.current[name]  # the node (and its fd) live on for the durable state
             return 0
 
@@ -370,6 +403,7 @@ class CacheFS(mfusepy.Operations):  # type: ignore[misc]
             target, new_name = self._parent(new)
             node = source.current[old_name]
             os.rename(self._real(old), self._real(new))
+            self._trace("rename", old, new, _nid(node), "from", _nid(source), "to", _nid(target))
             del source.current[old_name]
             target.current[new_name] = node
             return 0
@@ -417,6 +451,11 @@ class _op:
 
     def __exit__(self, *_exc: object) -> None:
         self.fs.mutex.release()
+
+
+def _nid(node: Node) -> str:
+    """A short name for a node in the trace."""
+    return f"{type(node).__name__[0]}{id(node) & 0xffffff:06x}"
 
 
 def _read_all(fd: int) -> bytes:

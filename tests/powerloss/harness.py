@@ -60,9 +60,22 @@ class CacheMount:
         return self.mountpoint / name
 
     def start(self, cut_at: str | None = None, timeout: float = 20.0) -> CacheMount:
-        """Mount; with `cut_at` ("fsync:12") the filesystem freezes by itself there."""
+        """Mount; with `cut_at` ("fsync:12") the filesystem freezes by itself there.
+
+        Returns only once the mount is up (cachefs said "ready" and the mountpoint is a
+        mount). Raises RuntimeError when cachefs exits or stays silent instead, and when
+        the bare mountpoint holds files: something wrote there while nothing was mounted,
+        and it would be hidden under the mount rather than tested."""
         assert self.process is None, "already mounted"
+        if os.path.ismount(self.mountpoint):
+            raise RuntimeError(f"{self.mountpoint} is still mounted")
+        stray = sorted(entry.name for entry in self.mountpoint.iterdir())
+        if stray:
+            raise RuntimeError(f"{self.mountpoint} holds {stray} with nothing mounted: a "
+                               "process wrote there instead of on the cachefs mount")
         self.frozen_at = None
+        # each process gets its own queue: a line the previous process (or its "<eof>")
+        # delivers late must never be read as this one's answer
         self.lines = queue.Queue()
         command = [sys.executable, "-m", "tests.powerloss.cachefs", str(self.backing),
                    str(self.mountpoint)]
@@ -71,19 +84,23 @@ class CacheMount:
         with open(self.log, "a") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE,
                                             stdout=subprocess.PIPE, stderr=log, text=True)
-        threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
+        threading.Thread(target=self._read, args=(self.process, self.lines),
+                         daemon=True).start()
         line = self._expect(("ready",), timeout)
-        if line is None:
+        if line != "ready" or not os.path.ismount(self.mountpoint):
             self._abandon()
-            raise RuntimeError(f"cachefs did not mount in {timeout} s; see {self.log}: "
+            why = "exited" if line == "<eof>" else f"did not mount in {timeout} s"
+            raise RuntimeError(f"cachefs {why}; see {self.log}: "
                                f"{self.log.read_text()[-2000:]}")
         return self
 
-    def _read(self, process: subprocess.Popen[str]) -> None:
+    @staticmethod
+    def _read(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
+        """Copy one process's output lines into its own queue, then "<eof>"."""
         assert process.stdout is not None
         for line in process.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put("<eof>")
+            lines.put(line.rstrip("\n"))
+        lines.put("<eof>")
 
     def _expect(self, prefixes: tuple[str, ...], timeout: float) -> str | None:
         """The next line starting with one of `prefixes` (noting freezes on the way)."""
