@@ -176,3 +176,32 @@ def test_the_alarm_list_is_the_same_with_or_without_the_alarm_index(tmp_path: Pa
         assert lists() == without
     finally:
         store.close()
+
+
+def test_the_alarm_page_walks_its_index_on_sqlite_without_statistics(tmp_path: Path) -> None:
+    """SQLite without ANALYZE would pick records_kind and sort every alarm of all time; the
+    page names records_alarm_when and stops at its end."""
+    store = SqlTownStore(new_town_db(tmp_path / "town.db"))
+    try:
+        if store.db.dialect_name != "sqlite":
+            pytest.skip("PostgreSQL chooses by its own statistics (bench/town.py reads)")
+        store.add_station("gate-a", "红炉机械厂")
+        store.ingest("gate-a", str(uuid.uuid4()),
+                     {"boot_id": "b1", "synced": True, "boottime_ns": 2_000_000_000},
+                     [record(n, "2021-02-01T07:00:00.000+08:00",
+                             kind="alarm" if n % 5 == 0 else "entry") for n in range(1, 501)])
+        plans: list[str] = []
+        query = store._query
+
+        def explained(sql: str, params: Any = ()) -> Any:
+            if "ORDER BY coalesce(r.corrected_time, r.time) DESC" in sql:
+                rows = store.db.query("EXPLAIN QUERY PLAN " + sql, params)
+                plans.append(" ".join(str(row["detail"]) for row in rows))
+            return query(sql, params)
+
+        store._query = explained  # type: ignore[method-assign]
+        assert len(store.alarms(limit=10)) == 10
+        assert plans and all("USING INDEX records_alarm_when" in p for p in plans), plans
+        assert not any("TEMP B-TREE" in p for p in plans), plans
+    finally:
+        store.close()

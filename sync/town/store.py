@@ -666,12 +666,15 @@ class SqlTownStore:
         ack = ("EXISTS (SELECT 1 FROM records a WHERE a.station = r.station "
                "AND a.epoch = r.epoch AND a.ref_event_id = r.event_id AND a.kind = 'ack' "
                "AND a.quarantined = 0 AND a.purged = 0)")
+        # SQLite without ANALYZE statistics prefers records_kind (kind = 'alarm') and then
+        # sorts every alarm; name the index (this path runs only when it exists)
+        indexed = " INDEXED BY records_alarm_when" if self.db.dialect_name == "sqlite" else ""
         found: list[int] = []
         for acked in (False, True):
             if handled is not None and handled != acked:
                 continue
             rows = self._query(
-                f"SELECT r.id FROM records r{join} WHERE {' AND '.join(where)} "
+                f"SELECT r.id FROM records r{indexed}{join} WHERE {' AND '.join(where)} "
                 f"AND {'' if acked else 'NOT '}{ack} "
                 f"ORDER BY coalesce(r.corrected_time, r.time) DESC, r.id DESC LIMIT :wanted",
                 {**params, "wanted": wanted - len(found)})
