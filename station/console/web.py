@@ -100,15 +100,24 @@ class Page:
         return word(key, self.locale) if key else ""
 
     def url(self, path: str, **params: Any) -> str:
-        """`path` with the query `params` that are not None."""
-        query = urlencode({k: v for k, v in params.items() if v is not None and v != ""})
-        return f"{path}?{query}" if query else path
+        return query_url(path, params)
 
     def here(self, **changes: Any) -> str:
-        """This page's URL with some query parameters changed (None removes one)."""
-        params: dict[str, Any] = dict(self.request.query_params)
-        params.update(changes)
-        return self.url(self.request.url.path, **params)
+        return url_changed(self.request, changes)
+
+
+def query_url(path: str, params: dict[str, Any]) -> str:
+    """`path` with the query `params` that are neither None nor empty."""
+    query = urlencode({k: v for k, v in params.items() if v is not None and v != ""})
+    return f"{path}?{query}" if query else path
+
+
+def url_changed(request: Request, changes: dict[str, Any]) -> str:
+    """This request's URL with some query parameters changed (None removes one); the
+    station console's and the town office's pages both link this way."""
+    params: dict[str, Any] = dict(request.query_params)
+    params.update(changes)
+    return query_url(request.url.path, params)
 
 
 def render(env: Environment, page: Page, template: str, status: int = 200,

@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from station.clock import CST, cst_date
+from station.console.web import query_url, url_changed
 from station.messages import reason_message, word
 from sync.town.office.texts import LOCALES, TEXTS, Locale, t
 from sync.town.store import Session
@@ -100,14 +100,10 @@ class Page:
         return word(key, self.locale) if key else ""
 
     def url(self, path: str, **params: Any) -> str:
-        query = urlencode({k: v for k, v in params.items() if v is not None and v != ""})
-        return f"{path}?{query}" if query else path
+        return query_url(path, params)
 
     def here(self, **changes: Any) -> str:
-        """This page's URL with some query parameters changed (None removes one)."""
-        params: dict[str, Any] = dict(self.request.query_params)
-        params.update(changes)
-        return self.url(self.request.url.path, **params)
+        return url_changed(self.request, changes)
 
     @property
     def current(self) -> str:
