@@ -166,6 +166,24 @@ def test_every_section_default_equals_the_validated_section() -> None:
                                "ledger", "bundle", "town", "handover", "console")})
 
 
+PLUGIN_PROBE = """
+import json, os, sys
+import station.config as c
+c.load(sys.argv[1])
+from pydantic.plugin import _loader
+print("PROBE " + json.dumps({"status": os.environ.get("PYDANTIC_DISABLE_PLUGINS"),
+                              "modules": ["searched"] if _loader._plugins is not None else []}))
+"""
+
+
+def test_loading_the_config_does_not_search_for_pydantic_plugins(officer_config: Path) -> None:
+    """pydantic reads every installed package's metadata looking for plugins the first time a
+    model validates, unless PYDANTIC_DISABLE_PLUGINS says none: station.config says so."""
+    setting, searched = loaded_by(PLUGIN_PROBE, str(officer_config))
+    assert setting == "__all__"
+    assert searched == set()
+
+
 BROKEN_YAML = ["station: [1, 2\n", "a: b: c\n", "station:\n\tid: x\n", "'a\n", "{",
                "station: {id: gate-02\n", "x: !!python/object:os.system ls\n",
                "key: *nothing\n", "station:\n  enterprise: \"\\x\"\n", "- a\nb: c\n"]
