@@ -43,7 +43,12 @@ MIN_PROMINENCE = 5.0  # cepstral peak depth, in standard deviations of the searc
 # code: the dimmest hard frames reach 7.5, a grey scene with sensor noise σ 2 reaches 4.8,
 # a flat frame 0 (the fake camera's idle view).
 MIN_TEXTURE = 4.0
-WIENER_K = 0.006  # noise-to-signal ratio of the Wiener filter (measured best of 0.001–0.02)
+# Noise-to-signal ratio of the Wiener filter. 0.002 with the chain's three passes on the
+# crop (2× upscaled; median then upscaled; upscaled then sharpened) reads every blurred frame
+# that 0.006 with (as is, upscaled, median + upscaled) read: the same 18 hard frames, plus 8 of
+# the sequences' first fully-in-view frames (15–21 px blurs as the phone is still rising),
+# which 0.006 left to the next, slower frames (measured over 0.001–0.012).
+WIENER_K = 0.002
 
 
 @dataclass(frozen=True)
