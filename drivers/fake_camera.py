@@ -194,13 +194,30 @@ class FakeCamera:
         self._playing = []
         self.current = np.full(self.frame_size, BACKGROUND, dtype=np.uint8)
 
-    def play(self, frames: Sequence[Frame]) -> None:
-        """Show `frames` one per frame period from now (live model), then keep the last."""
+    def play(self, frames: Sequence[Frame], *, phase: float | None = None) -> float:
+        """Show `frames` one per frame period (live model), then keep the last; returns the
+        time (camera clock) at which the first of them came into view.
+
+        They start now, or with `phase` (0 ≤ phase < 1) that fraction of a frame period
+        before the camera's next capture: a camera free-runs, so a phone comes into view at
+        any point of its frame period, and the first capture that shows a frame comes
+        `phase` periods after it (its average over real scenes is half a period). Started
+        "now" just after a read, a sequence is always seen almost a whole period late.
+        ValueError without the live model or for a phase outside [0, 1)."""
         if self.monotonic is None:
             raise ValueError("play() needs the live model: FakeCamera(monotonic=...)")
+        if phase is not None and not 0.0 <= phase < 1.0:
+            raise ValueError(f"a capture phase is a fraction of a frame period in [0, 1), "
+                             f"not {phase}")
+        now = self.monotonic()
+        start = now
+        if phase is not None:
+            next_capture = math.floor((now - self._start) * self.fps + 1e-9) + 1
+            start = self._start + (next_capture - phase) / self.fps
         self._playing = list(frames)
-        self._play_start = self.monotonic()
+        self._play_start = start
         self._queue.clear()
+        return start
 
     def in_view(self, at: float) -> Frame:
         if self._playing:

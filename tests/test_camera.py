@@ -309,3 +309,28 @@ def test_a_station_on_the_fake_camera_without_zxing_smooth_never_loads_opencv() 
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True, cwd=Path(__file__).resolve().parent.parent)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("phase", [0.0, 0.25, 0.5, 0.9])
+def test_a_sequence_comes_into_view_at_the_given_phase_of_the_frame_period(
+        clock: VirtualClock, phase: float) -> None:
+    # A free-running camera: the first capture showing the sequence comes `phase` frame
+    # periods after the sequence started, whenever play() was called.
+    camera = FakeCamera(sleep=clock.sleep, monotonic=clock.monotonic)
+    capture = camera.open()
+    capture.read()
+    clock.sleep(0.01)
+    frames = [np.full((480, 640), value, dtype=np.uint8) for value in (10, 20, 30)]
+    start = camera.play(frames, phase=phase)
+    capture.read()  # waits for the next capture: the virtual clock is then at its time
+    assert clock.monotonic() - start == pytest.approx(phase / camera.fps)
+    assert camera.play_index(camera.served[-1]) == 0
+    capture.read()
+    assert camera.play_index(camera.served[-1]) == 1
+
+
+def test_a_capture_phase_outside_the_frame_period_is_refused(clock: VirtualClock) -> None:
+    camera = FakeCamera(sleep=clock.sleep, monotonic=clock.monotonic)
+    for phase in (-0.1, 1.0, 2.5):
+        with pytest.raises(ValueError, match="phase"):
+            camera.play([], phase=phase)
