@@ -334,3 +334,37 @@ def test_a_capture_phase_outside_the_frame_period_is_refused(clock: VirtualClock
     for phase in (-0.1, 1.0, 2.5):
         with pytest.raises(ValueError, match="phase"):
             camera.play([], phase=phase)
+
+
+def test_after_a_decode_just_over_a_frame_period_the_queued_newest_frame_is_not_dropped(
+        clock: VirtualClock) -> None:
+    # The frame queued during an 80 ms decode was taken 13 ms ago: nothing newer exists, so
+    # it is decoded at once instead of waiting 54 ms for the next capture.
+    camera, scanner = live(clock)
+    scanner.read_frame()
+    first = camera.served[-1]
+    clock.sleep(1 / camera.fps + 0.013)
+    waited_from = clock.monotonic()
+    scanner.read_frame()
+    assert camera.served[-1] == first + 1
+    assert clock.monotonic() == waited_from
+
+
+def test_a_queued_frame_older_than_a_frame_period_is_still_dropped(clock: VirtualClock) -> None:
+    camera, scanner = live(clock)
+    scanner.read_frame()
+    first = camera.served[-1]
+    clock.sleep(2 / camera.fps + 0.013)  # two frames queued, the older one 80 ms old
+    scanner.read_frame()
+    assert camera.served[-2:] == [first + 1, first + 2]  # the stale one grabbed and dropped
+
+
+def test_a_capture_without_frame_times_falls_back_to_waiting(clock: VirtualClock) -> None:
+    # A file or stream source: POS_MSEC is not a time on the monotonic clock.
+    camera = FakeCamera(sleep=clock.sleep, monotonic=clock.monotonic, frame_times=False)
+    scanner = CameraScanner(camera.open, sleep=clock.sleep, monotonic=clock.monotonic)
+    scanner.read_frame()
+    first = camera.served[-1]
+    clock.sleep(1 / camera.fps + 0.013)
+    scanner.read_frame()
+    assert camera.served[-2:] == [first + 1, first + 2]  # the queued one dropped, then waited
