@@ -368,3 +368,21 @@ def test_a_capture_without_frame_times_falls_back_to_waiting(clock: VirtualClock
     clock.sleep(1 / camera.fps + 0.013)
     scanner.read_frame()
     assert camera.served[-2:] == [first + 1, first + 2]  # the queued one dropped, then waited
+
+
+def test_the_sequence_bench_spreads_capture_phases_evenly_over_the_frame_period() -> None:
+    # bench/decode.py: a free-running camera sees a phone come into view at any point of its
+    # frame period; each condition (every 8th sequence) gets early, middle and late phases.
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    capture_phase = importlib.import_module("decode").capture_phase
+
+    phases = [capture_phase(number, 24) for number in range(24)]
+    assert sorted(phases) == pytest.approx([(index + 0.5) / 24 for index in range(24)])
+    for condition in range(8):
+        thirds = sorted(int(phases[number] * 3) for number in range(condition, 24, 8))
+        assert thirds == [0, 1, 2]
+    assert sorted(capture_phase(number, 7) for number in range(7)) == pytest.approx(
+        [(index + 0.5) / 7 for index in range(7)])
