@@ -10,7 +10,9 @@
 - `sequences`: phones raised towards the camera (bench/hardframes.py), played in real time at
   15 frames/s by the fake camera's live model and read by the real `CameraScanner` (newest
   frame, region hint, hold-off): time from the first frame with the whole code in view to
-  the text. [median ≤ 300 ms, none unread]
+  the text. [median ≤ 300 ms, none unread] The camera's capture phase (how long after the
+  code comes into view the camera's next frame is taken) is spread evenly over the frame
+  period across the sequences (`capture_phase`), as a free-running camera's is.
 
 Times are decode only (frames are made or read before the clock starts); ms per frame over
 `--repeat` passes, wall time and the process's CPU time (all threads: OpenCV's too), with
@@ -132,12 +134,14 @@ def run_sequences(label: str, names: list[str], rescue: bool, verbose: bool) -> 
     unread, wrong = [], 0
     played = sequences()
     offsets = _frames_to_read(played, names, rescue)
-    for sequence in played:
+    for number, sequence in enumerate(played):
         camera = FakeCamera(fps=sequence.fps, monotonic=time.monotonic)
         scanner = CameraScanner(camera.open, decoders=names, rescue=rescue)
         scanner.read_frame()  # open the camera before the sequence starts
-        camera.play(sequence.frames)
-        in_view = time.monotonic() + sequence.full_view_index / sequence.fps
+        phase = capture_phase(number, len(played))
+        start = camera.play(sequence.frames, phase=phase)
+        before = len(camera.served)
+        in_view = start + sequence.full_view_index / sequence.fps
         text = scanner.scan(len(sequence.frames) / sequence.fps + 0.5)
         done = time.monotonic()
         if text is None:
@@ -148,7 +152,8 @@ def run_sequences(label: str, names: list[str], rescue: bool, verbose: bool) -> 
             continue
         results.append(max(0.0, done - in_view) * 1000)
         if verbose:
-            print(f"  {sequence.name}: {results[-1]:.0f} ms ({scanner.last_step})")
+            print(f"  {sequence.name}: {results[-1]:.0f} ms ({scanner.last_step}; capture "
+                  f"phase {phase:.2f}, frames {_served(camera, before)})")
     ms = sorted(results)
     summary = (f"median {statistics.median(ms):.0f} ms, p90 {ms[int(0.9 * (len(ms) - 1))]:.0f}"
                f" ms, max {ms[-1]:.0f} ms") if ms else "no reads"
@@ -162,6 +167,22 @@ def run_sequences(label: str, names: list[str], rescue: bool, verbose: bool) -> 
               f"{statistics.median(offsets):.1f} frames after the first in full view (median; "
               f"{', '.join(str(n) for n in sorted(offsets))}); at 15 frames/s with half a frame "
               f"of capture phase, {statistics.median(ideal):.0f} ms + one decode")
+
+
+def _served(camera: Any, before: int) -> str:
+    """The sequence frames the scanner decoded (a gap is a frame dropped while a slow decode
+    ran); `before` is how many frames the camera had served when the sequence started."""
+    shown = [camera.play_index(index) for index in camera.served[before:]]
+    return ",".join(str(index) for index in shown)
+
+
+def capture_phase(number: int, count: int) -> float:
+    """The camera's capture phase for sequence `number` of `count`: where in its frame
+    period the camera is when the phone comes into view. A real camera free-runs, so the
+    phases are spread evenly over [0, 1) (mean half a period), in an order (steps of 7) that
+    gives each of the 8 conditions phases from early, middle and late in the period."""
+    step = 7 if count % 7 else 1
+    return ((number * step) % count + 0.5) / count
 
 
 def _frames_to_read(played: list[Any], names: list[str], rescue: bool) -> list[int]:

@@ -9,7 +9,12 @@ Behaviour:
 - Always the newest frame: frames that queued up in the driver's buffers while the previous
   frame was being decoded are grabbed and dropped (a grab that returns at once hands back a
   queued frame; the first grab that has to wait for the camera gets a fresh one), so nothing
-  queues up and a slow frame never makes the next decode late by more than one frame.
+  queues up and a slow frame never makes the next decode late by more than one frame. A
+  queued frame that the camera took less than a frame period ago (its V4L2 buffer time,
+  `CAP_PROP_POS_MSEC`, on the monotonic clock) is the newest there is, and is decoded rather
+  than dropped: after a decode that overran the frame period, waiting for the next capture
+  would add up to a frame period (67 ms at 15 frames/s) for nothing. A capture whose times
+  are missing or on another clock (a file, a stream) falls back to waiting.
 - Once a code has been located (read, or its finder patterns seen), its region is tried
   first in the next frames (`hint_s`, default 1 s after it was last seen there).
 - The decoder chain's motion-blur rescue (drivers/deblur.py) may use at most DEBLUR_SHARE
@@ -61,6 +66,8 @@ class CaptureLike(Protocol):
 
     def set(self, prop: int, value: float) -> bool: ...
 
+    def get(self, prop: int) -> float: ...
+
     def release(self) -> None: ...
 
 
@@ -108,7 +115,7 @@ class CaptureSettings:
 # OpenCV's videoio property ids (`cv2.CAP_PROP_<NAME>`), part of its stable C API, written
 # out so that building the settings needs no OpenCV: a station on the serial scanner or on
 # the fake camera never loads it (~15 MB). tests/test_camera.py checks them against cv2.
-CAP_PROP = {"FRAME_WIDTH": 3, "FRAME_HEIGHT": 4, "FPS": 5, "FOURCC": 6, "GAIN": 14,
+CAP_PROP = {"POS_MSEC": 0, "FRAME_WIDTH": 3, "FRAME_HEIGHT": 4, "FPS": 5, "FOURCC": 6, "GAIN": 14,
             "EXPOSURE": 15, "AUTO_EXPOSURE": 21, "FOCUS": 28, "BUFFERSIZE": 38,
             "AUTOFOCUS": 39}
 
@@ -153,10 +160,12 @@ class CameraScanner:
         holdoff_s: float = 3.0,
         hint_s: float = 1.0,
         rescue: bool = True,
+        fps: float = 15.0,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._open_capture = open_capture
+        self._frame_period = 1.0 / fps
         self._chain = DecoderChain(decoders, rescue=rescue, deblur_share=DEBLUR_SHARE)
         self._holdoff = HoldOff(holdoff_s)
         self._hint_s = hint_s
@@ -196,13 +205,22 @@ class CameraScanner:
             start = self._monotonic()
             if not capture.grab():
                 self._lost(capture)
-            if self._monotonic() - start >= QUEUED_GRAB_S:
+            now = self._monotonic()
+            if now - start >= QUEUED_GRAB_S:
                 break  # this grab waited for the camera: a fresh frame
+            if self._newest(capture, now):
+                break  # queued, but nothing newer can have been taken since
         ok, frame = capture.retrieve()
         if not ok or frame is None:
             self._lost(capture)
         self._reopen.succeeded()
         return to_gray(np.asarray(frame, dtype=np.uint8))
+
+    def _newest(self, capture: CaptureLike, now: float) -> bool:
+        """Whether the frame just grabbed was taken less than a frame period before `now`,
+        by its buffer time; False when the time is missing or not on the monotonic clock."""
+        taken = capture.get(CAP_PROP["POS_MSEC"]) / 1000.0  # 0 or -1 where unsupported
+        return taken > 0.0 and 0.0 <= now - taken < self._frame_period
 
     def scan(self, timeout_s: float) -> str | None:
         deadline = self._monotonic() + timeout_s

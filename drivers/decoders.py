@@ -15,8 +15,8 @@
 4. Motion blur (drivers/deblur.py), when nothing was read: around the first located code,
    else around the frame's densest texture (a smeared code is not located), the blur's
    length and direction are measured and, if there is a clear one, a 384 px crop is
-   deconvolved and decoded (as it is, 2× upscaled, median + upscaled). A featureless frame
-   skips it; `deblur_share` caps its share of real time on streams.
+   deconvolved and decoded (2× upscaled; median + upscaled; upscaled + sharpened). A
+   featureless frame skips it; `deblur_share` caps its share of real time on streams.
 
 Decoders (names as used in config.yaml `scanner.decoders`):
 - `zxing`: zxing-cpp, local-average binarizer, plain text mode (control characters kept,
@@ -327,13 +327,15 @@ class DecoderChain:
         self._hint_pass = ZxingPass(thorough=False)
         self._zbar = ZbarBinaryDecoder()
         self._rescue = _rescue_steps(self._zbar) if rescue else []
-        # a deblurred crop, then its 2× upscale (a heavy blur's modules come back 1–2 px wide),
-        # then the same after a median (the filter's amplified noise)
+        # a deblurred crop 2× upscaled (a heavy blur's modules come back 1–2 px wide), the
+        # same after a median (the filter's amplified noise), and upscaled then sharpened (a
+        # far code's 2 px modules, still soft); the crop as it is reads nothing these miss
         self._deblur_passes = [
-            ("deblur", ZxingPass(thorough=False)),
             ("deblur-upscale", ZxingPass(upscale2, thorough=False)),
             ("deblur-median-upscale", ZxingPass(lambda crop: upscale2(median3(crop)),
                                                 thorough=False)),
+            ("deblur-sharpen-upscale", ZxingPass(lambda crop: sharpen(upscale2(crop)),
+                                                 thorough=False)),
         ]
 
     def decode(self, frame: Frame) -> list[str]:

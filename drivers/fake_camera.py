@@ -15,7 +15,8 @@ Timing, two models:
   driver buffers (V4L2's queue); a read returns the oldest queued frame at once, else waits
   for the next capture. A full queue drops new frames, so a slow reader gets stale frames:
   exactly what the scanner's newest-frame logic must cope with. `served` lists the capture
-  index of every frame handed out.
+  index of every frame handed out; a capture's `get(CAP_PROP_POS_MSEC)` is the time the
+  frame it grabbed last was taken, as a V4L2 buffer's timestamp is.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 
 from drivers.decoders import Frame, read_image
 
+POS_MSEC = 0  # cv2.CAP_PROP_POS_MSEC: for a V4L2 camera, the grabbed buffer's time
 BACKGROUND = 200  # a light grey scene, not a pure white page
 MIN_MODULE_PX = 2  # the smallest module the decoders read reliably from a clean render
 
@@ -101,6 +103,7 @@ class FakeCapture:
         self._open = camera.plugged
         self._generation = camera.generation
         self._grabbed: Frame | None = None
+        self._taken_ms = 0.0
 
     def isOpened(self) -> bool:
         return self._open
@@ -114,6 +117,7 @@ class FakeCapture:
             self._grabbed = None
             return False
         self._grabbed = self._camera.next_frame()
+        self._taken_ms = self._camera.taken_at * 1000.0 if self._camera.frame_times else 0.0
         return True
 
     def retrieve(self) -> tuple[bool, Any]:
@@ -134,6 +138,12 @@ class FakeCapture:
         return True
 
     def get(self, prop: int) -> float:
+        """A property as last set; `CAP_PROP_POS_MSEC` (0) is, as V4L2 gives it, the time
+        the last grabbed frame was taken, in ms on the camera's clock (live model; 0 before
+        the first grab, in the simple model, which has no clock, and with `frame_times`
+        off, like a file or a stream)."""
+        if prop == POS_MSEC:
+            return self._taken_ms
         return float(self._camera.settings.get(prop, 0.0))
 
     def release(self) -> None:
@@ -152,6 +162,7 @@ class FakeCamera:
         monotonic: Callable[[], float] | None = None,
         buffers: int = 4,
         unsupported: Sequence[int] = (),
+        frame_times: bool = True,
     ) -> None:
         self.fps = fps
         self.frame_size = frame_size
@@ -159,12 +170,14 @@ class FakeCamera:
         self.monotonic = monotonic
         self.buffers = buffers
         self.unsupported = frozenset(unsupported)
+        self.frame_times = frame_times  # False: like a file or stream, no buffer times
         self.plugged = True
         self.generation = 0  # bumped by unplug(), so captures opened before it stay dead
         self.frames_read = 0
         self.opens = 0
         self.settings: dict[int, float] = {}
         self.served: list[int] = []
+        self.taken_at = 0.0  # when the last frame served was captured (live model)
         self.current: Frame = np.full(frame_size, BACKGROUND, dtype=np.uint8)
         self._playing: list[Frame] = []
         self._play_start = 0.0
@@ -194,13 +207,30 @@ class FakeCamera:
         self._playing = []
         self.current = np.full(self.frame_size, BACKGROUND, dtype=np.uint8)
 
-    def play(self, frames: Sequence[Frame]) -> None:
-        """Show `frames` one per frame period from now (live model), then keep the last."""
+    def play(self, frames: Sequence[Frame], *, phase: float | None = None) -> float:
+        """Show `frames` one per frame period (live model), then keep the last; returns the
+        time (camera clock) at which the first of them came into view.
+
+        They start now, or with `phase` (0 ≤ phase < 1) that fraction of a frame period
+        before the camera's next capture: a camera free-runs, so a phone comes into view at
+        any point of its frame period, and the first capture that shows a frame comes
+        `phase` periods after it (its average over real scenes is half a period). Started
+        "now" just after a read, a sequence is always seen almost a whole period late.
+        ValueError without the live model or for a phase outside [0, 1)."""
         if self.monotonic is None:
             raise ValueError("play() needs the live model: FakeCamera(monotonic=...)")
+        if phase is not None and not 0.0 <= phase < 1.0:
+            raise ValueError(f"a capture phase is a fraction of a frame period in [0, 1), "
+                             f"not {phase}")
+        now = self.monotonic()
+        start = now
+        if phase is not None:
+            next_capture = math.floor((now - self._start) * self.fps + 1e-9) + 1
+            start = self._start + (next_capture - phase) / self.fps
         self._playing = list(frames)
-        self._play_start = self.monotonic()
+        self._play_start = start
         self._queue.clear()
+        return start
 
     def in_view(self, at: float) -> Frame:
         if self._playing:
@@ -228,6 +258,7 @@ class FakeCamera:
             self._capture_until(self.monotonic())
         index, frame = self._queue.popleft()
         self.served.append(index)
+        self.taken_at = self._start + index / self.fps
         return frame.copy()
 
     def _capture_until(self, now: float) -> None:

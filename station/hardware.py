@@ -110,12 +110,12 @@ def build_scanner(
             apply_settings(capture, scanner.camera.capture_settings())
             return capture
 
-        return CameraScanner(open_fake, decoders=scanner.decoders,
+        return CameraScanner(open_fake, decoders=scanner.decoders, fps=scanner.camera.fps,
                              holdoff_s=scanner.holdoff_s, sleep=sleep, monotonic=monotonic)
     source, capture_settings = scanner.camera.source, scanner.camera.capture_settings()
     return CameraScanner(lambda: open_cv_capture(source, capture_settings),
-                         decoders=scanner.decoders, holdoff_s=scanner.holdoff_s, sleep=sleep,
-                         monotonic=monotonic)
+                         decoders=scanner.decoders, fps=scanner.camera.fps,
+                         holdoff_s=scanner.holdoff_s, sleep=sleep, monotonic=monotonic)
 
 
 def output_pins(config: Config) -> OutputPins:

@@ -309,3 +309,80 @@ def test_a_station_on_the_fake_camera_without_zxing_smooth_never_loads_opencv() 
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True, cwd=Path(__file__).resolve().parent.parent)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("phase", [0.0, 0.25, 0.5, 0.9])
+def test_a_sequence_comes_into_view_at_the_given_phase_of_the_frame_period(
+        clock: VirtualClock, phase: float) -> None:
+    # A free-running camera: the first capture showing the sequence comes `phase` frame
+    # periods after the sequence started, whenever play() was called.
+    camera = FakeCamera(sleep=clock.sleep, monotonic=clock.monotonic)
+    capture = camera.open()
+    capture.read()
+    clock.sleep(0.01)
+    frames = [np.full((480, 640), value, dtype=np.uint8) for value in (10, 20, 30)]
+    start = camera.play(frames, phase=phase)
+    capture.read()  # waits for the next capture: the virtual clock is then at its time
+    assert clock.monotonic() - start == pytest.approx(phase / camera.fps)
+    assert camera.play_index(camera.served[-1]) == 0
+    capture.read()
+    assert camera.play_index(camera.served[-1]) == 1
+
+
+def test_a_capture_phase_outside_the_frame_period_is_refused(clock: VirtualClock) -> None:
+    camera = FakeCamera(sleep=clock.sleep, monotonic=clock.monotonic)
+    for phase in (-0.1, 1.0, 2.5):
+        with pytest.raises(ValueError, match="phase"):
+            camera.play([], phase=phase)
+
+
+def test_after_a_decode_just_over_a_frame_period_the_queued_newest_frame_is_not_dropped(
+        clock: VirtualClock) -> None:
+    # The frame queued during an 80 ms decode was taken 13 ms ago: nothing newer exists, so
+    # it is decoded at once instead of waiting 54 ms for the next capture.
+    camera, scanner = live(clock)
+    scanner.read_frame()
+    first = camera.served[-1]
+    clock.sleep(1 / camera.fps + 0.013)
+    waited_from = clock.monotonic()
+    scanner.read_frame()
+    assert camera.served[-1] == first + 1
+    assert clock.monotonic() == waited_from
+
+
+def test_a_queued_frame_older_than_a_frame_period_is_still_dropped(clock: VirtualClock) -> None:
+    camera, scanner = live(clock)
+    scanner.read_frame()
+    first = camera.served[-1]
+    clock.sleep(2 / camera.fps + 0.013)  # two frames queued, the older one 80 ms old
+    scanner.read_frame()
+    assert camera.served[-2:] == [first + 1, first + 2]  # the stale one grabbed and dropped
+
+
+def test_a_capture_without_frame_times_falls_back_to_waiting(clock: VirtualClock) -> None:
+    # A file or stream source: POS_MSEC is not a time on the monotonic clock.
+    camera = FakeCamera(sleep=clock.sleep, monotonic=clock.monotonic, frame_times=False)
+    scanner = CameraScanner(camera.open, sleep=clock.sleep, monotonic=clock.monotonic)
+    scanner.read_frame()
+    first = camera.served[-1]
+    clock.sleep(1 / camera.fps + 0.013)
+    scanner.read_frame()
+    assert camera.served[-2:] == [first + 1, first + 2]  # the queued one dropped, then waited
+
+
+def test_the_sequence_bench_spreads_capture_phases_evenly_over_the_frame_period() -> None:
+    # bench/decode.py: a free-running camera sees a phone come into view at any point of its
+    # frame period; each condition (every 8th sequence) gets early, middle and late phases.
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    capture_phase = importlib.import_module("decode").capture_phase
+
+    phases = [capture_phase(number, 24) for number in range(24)]
+    assert sorted(phases) == pytest.approx([(index + 0.5) / 24 for index in range(24)])
+    for condition in range(8):
+        thirds = sorted(int(phases[number] * 3) for number in range(condition, 24, 8))
+        assert thirds == [0, 1, 2]
+    assert sorted(capture_phase(number, 7) for number in range(7)) == pytest.approx(
+        [(index + 0.5) / 7 for index in range(7)])

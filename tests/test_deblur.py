@@ -56,6 +56,42 @@ def test_a_smeared_code_is_read_by_the_deblur_step_only(length: int, angle: floa
     assert reading.step is not None and reading.step.startswith("deblur")
 
 
+def rising_phone(length: float, code_px: float, tilt: float) -> tuple[np.ndarray, str]:
+    """A frame of a phone still being raised (bench/hardframes.py, the sequences' renderer):
+    a THP1 code `code_px` wide, turned `tilt` degrees, smeared `length` px upwards."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from hardframes import Look, Pose, render, thp1_texts
+
+    text = thp1_texts(2)[1]
+    frame, _ = render(text, Pose(cx=320, cy=250, code_px=code_px, roll=2.0, yaw=0.4 * tilt,
+                                 pitch=tilt), Look(motion_px=length, motion_angle=82.0), seed=7)
+    return frame, text
+
+
+@pytest.mark.parametrize("length", [15.0, 17.0, 19.0, 21.0])
+def test_a_phone_still_rising_is_read_by_the_deblur_step(length: float) -> None:
+    # 15–21 px smears: the first fully-in-view frames of the sequences (at this pose the
+    # earlier k = 0.006 with the crop as it is read 15–19 px, not 21 px).
+    frame, text = rising_phone(length, code_px=196.0, tilt=8.0)
+    assert DecoderChain(rescue=False).read(frame).texts == []
+    reading = DecoderChain().read(frame)
+    assert reading.texts == [text]
+    assert reading.step in ("deblur-upscale", "deblur-median-upscale")
+
+
+@pytest.mark.parametrize("length", [7.0, 8.0])
+def test_a_far_phone_smeared_a_few_modules_is_read_deblurred_and_sharpened(
+        length: float) -> None:
+    # 1.9 px per module and a 7–8 px smear: the far sequences' frame before they slow down
+    # (unread without the sharpening pass)
+    frame, text = rising_phone(length, code_px=100.0, tilt=8.0)
+    reading = DecoderChain().read(frame)
+    assert reading.texts == [text] and reading.step == "deblur-sharpen-upscale"
+
+
 @pytest.mark.parametrize(("length", "angle"), [(9, 70), (12, 60), (13, 85)])
 def test_the_blur_is_measured_within_a_pixel_and_a_few_degrees(length: int,
                                                                angle: float) -> None:
