@@ -1,0 +1,84 @@
+"""The console's XLSX writer (station/console/excel.py) on its own: Excel serial numbers
+computed without XlsxWriter's datetime conversion are the very numbers `write_datetime`
+stores, at month, year, leap-day and CST-midnight boundaries, and read back as the same
+wall-clock date-times."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter
+
+from station.clock import CST
+from station.console.excel import excel_serial
+
+MOMENTS = [
+    dt.datetime(1900, 3, 1), dt.datetime(1900, 3, 1, 0, 0, 0, 1000),
+    dt.datetime(1999, 12, 31, 23, 59, 59, 999000), dt.datetime(2000, 1, 1),
+    dt.datetime(2000, 2, 29, 12), dt.datetime(2020, 2, 29, 23, 59, 59, 999000),
+    dt.datetime(2020, 3, 1, 0, 0, 0, 1000), dt.datetime(2020, 12, 31, 23, 59, 59, 999000),
+    dt.datetime(2021, 1, 1), dt.datetime(2021, 1, 31, 7, 15, 23, 123000),
+    dt.datetime(2021, 2, 28, 23, 59, 59), dt.datetime(2021, 3, 1, 0, 0, 1),
+    dt.datetime(2021, 6, 30, 16, 0), dt.datetime(2100, 2, 28, 8), dt.datetime(2100, 3, 1, 8),
+    dt.datetime(9999, 12, 31, 23, 59, 59, 999000),
+]
+DATES = [dt.date(1900, 3, 1), dt.date(2020, 2, 29), dt.date(2020, 12, 31), dt.date(2021, 1, 1),
+         dt.date(2100, 3, 1), dt.date(9999, 12, 31)]
+
+
+def _cell_numbers(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as book:
+        xml = book.read("xl/worksheets/sheet1.xml").decode()
+    return re.findall(r"<v>([^<]*)</v>", xml)
+
+
+@pytest.mark.parametrize("constant_memory", [True, False])
+def test_serials_are_the_numbers_write_datetime_stores(tmp_path: Path,
+                                                       constant_memory: bool) -> None:
+    values: list[dt.datetime | dt.date] = [*MOMENTS, *DATES]
+    files = []
+    for way in ("write_datetime", "excel_serial"):
+        path = tmp_path / f"{way}.xlsx"
+        book = xlsxwriter.Workbook(str(path), {"constant_memory": constant_memory})
+        style = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        sheet = book.add_worksheet()
+        for row, value in enumerate(values):
+            if way == "write_datetime":
+                sheet.write_datetime(row, 0, value, style)
+            else:
+                serial = excel_serial(value)
+                assert serial is not None
+                sheet.write_number(row, 0, serial, style)
+        book.close()
+        files.append(_cell_numbers(path))
+    assert files[0] == files[1] and len(files[0]) == len(values)
+    read = openpyxl.load_workbook(tmp_path / "excel_serial.xlsx").active
+    back = [read.cell(row + 1, 1).value for row in range(len(values))]
+    assert back == [v if isinstance(v, dt.datetime) else dt.datetime.combine(v, dt.time())
+                    for v in values]
+
+
+def test_known_serials() -> None:
+    assert excel_serial(dt.date(1900, 3, 1)) == 61.0  # 60 is Excel's phantom 1900-02-29
+    assert excel_serial(dt.date(2021, 1, 1)) == 44197.0
+    assert excel_serial(dt.datetime(2021, 1, 1, 12)) == 44197.5
+    assert excel_serial(dt.datetime(2021, 3, 1, 6)) == 44256.25
+
+
+def test_the_wall_clock_counts_not_the_zone() -> None:
+    # 23:30 CST on the last day of January is 15:30 UTC: the register shows the CST day
+    late = dt.datetime(2021, 1, 31, 23, 30, tzinfo=CST)
+    assert excel_serial(late) == excel_serial(late.replace(tzinfo=None)) == 44227 + 23.5 / 24
+    early = dt.datetime.fromisoformat("2021-02-01T00:00:00.000+08:00")
+    assert excel_serial(early) == 44228.0
+
+
+def test_before_march_1900_is_left_to_xlsxwriter() -> None:
+    assert excel_serial(dt.date(1900, 2, 28)) is None
+    assert excel_serial(dt.datetime(1900, 1, 1, 12)) is None
+    assert excel_serial(dt.datetime(1, 1, 1)) is None
