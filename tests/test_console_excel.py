@@ -1,7 +1,8 @@
 """The console's XLSX writer (station/console/excel.py) on its own: Excel serial numbers
 computed without XlsxWriter's datetime conversion are the very numbers `write_datetime`
 stores, at month, year, leap-day and CST-midnight boundaries, and read back as the same
-wall-clock date-times."""
+wall-clock date-times; the register's typed fast path writes the very cells and column widths
+of the generic `Sheet.add(register_values(...))`."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ import datetime as dt
 import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
 import xlsxwriter
 
 from station.clock import CST
+from station.console import excel
 from station.console.excel import excel_serial
+from station.messages import Locale
+from station.reports import DailyReport, RegisterRow
+from tests.consolekit import HOSTILE_NAME
 
 MOMENTS = [
     dt.datetime(1900, 3, 1), dt.datetime(1900, 3, 1, 0, 0, 0, 1000),
@@ -82,3 +88,43 @@ def test_before_march_1900_is_left_to_xlsxwriter() -> None:
     assert excel_serial(dt.date(1900, 2, 28)) is None
     assert excel_serial(dt.datetime(1900, 1, 1, 12)) is None
     assert excel_serial(dt.datetime(1, 1, 1)) is None
+
+
+PEOPLE = [
+    RegisterRow("W0000001", "王*", "HL-JX-001", "2021-02-22T07:01:02.345+08:00", 36.4,
+                "green", "admit", (), 1),
+    RegisterRow("W0000002", None, None, "2021-02-22T23:59:59.999+08:00", None, None, None,
+                (), 12),
+    RegisterRow("W0000003", HOSTILE_NAME, "红炉机械厂第一车间", "2021-02-22T08:00:00+08:00", 37.8,
+                "yellow", "deny", ("fever", "color", "no-such-reason"), 3),
+    RegisterRow("W0000004", " 空格 ", "", "1900-02-28T08:00:00+08:00", 36.0, "red", "deny",
+                ("color",), 1),
+]
+
+
+def _rows_and_widths(path: Path) -> tuple[list[tuple[tuple[Any, str], ...]], list[float | None]]:
+    sheet = openpyxl.load_workbook(path).active
+    rows = [tuple((c.value, c.number_format) for c in row)
+            for row in sheet.iter_rows(min_row=1, max_row=2 + len(PEOPLE))]
+    return rows, [sheet.column_dimensions[letter].width for letter in "ABCDEFGHIJ"]
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_register_fast_path_writes_the_generic_cells(tmp_path: Path, locale: Locale) -> None:
+    report = DailyReport(dt.date(2021, 2, 22), people=PEOPLE)
+    fast = tmp_path / "fast.xlsx"
+    assert excel.write_registers(fast, [report], "红炉机械厂", locale) == len(PEOPLE)
+    generic = tmp_path / "generic.xlsx"
+    book, formats = excel._workbook(generic)
+    sheet = excel.Sheet(book, formats, "2021-02-22",
+                        excel._t("register.title", locale, enterprise="红炉机械厂",
+                                 day=report.day), excel.register_header(locale))
+    for number, person in enumerate(PEOPLE, 1):
+        sheet.add(excel.register_values(number, person, locale))
+    sheet.finish()
+    book.close()
+    assert _rows_and_widths(fast) == _rows_and_widths(generic)
+    rows, _ = _rows_and_widths(fast)
+    assert rows[2][4] == (dt.datetime(2021, 2, 22, 7, 1, 2, 345000), "yyyy-mm-dd hh:mm:ss")
+    assert rows[4][2][0] == HOSTILE_NAME and rows[5][2][0] == " 空格 "
+    assert rows[5][4][0] == dt.datetime(1900, 2, 28, 8)  # left to write_datetime
