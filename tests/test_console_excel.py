@@ -128,3 +128,19 @@ def test_register_fast_path_writes_the_generic_cells(tmp_path: Path, locale: Loc
     assert rows[2][4] == (dt.datetime(2021, 2, 22, 7, 1, 2, 345000), "yyyy-mm-dd hh:mm:ss")
     assert rows[4][2][0] == HOSTILE_NAME and rows[5][2][0] == " 空格 "
     assert rows[5][4][0] == dt.datetime(1900, 2, 28, 8)  # left to write_datetime
+
+
+def test_cell_writers_without_the_a1_wrapper(tmp_path: Path) -> None:
+    book = xlsxwriter.Workbook(str(tmp_path / "plain.xlsx"), {"constant_memory": True})
+    sheet = book.add_worksheet()
+    write_string = excel._undecorated(type(sheet).write_string, sheet)
+    assert write_string(0, 0, "甲") == 0 and write_string(0, 1, "x" * 40000) == -2
+    book.close()
+
+    class Plain:  # a method that was never wrapped is bound as it is
+        def write_number(self, row: int, column: int, number: float) -> float:
+            return row + column + number
+
+    assert excel._undecorated(Plain.write_number, Plain())(1, 2, 3.5) == 6.5
+    read = openpyxl.load_workbook(tmp_path / "plain.xlsx").active
+    assert read["A1"].value == "甲" and len(read["B1"].value) == 32767

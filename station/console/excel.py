@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import types
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,12 +68,26 @@ def _local_time(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value).replace(tzinfo=None)
 
 
+def _undecorated(method: Any, sheet: Worksheet) -> Any:
+    """`sheet`'s `method` without XlsxWriter's `convert_cell_args` wrapper, which only turns
+    "A1" notation into (row, column) and costs about a tenth of a cell's write on top of it
+    (we always pass numbers). `functools.wraps` keeps the plain method as `__wrapped__`; an
+    XlsxWriter without that wrapper gets its method as it is."""
+    return types.MethodType(getattr(method, "__wrapped__", method), sheet)
+
+
 class Sheet:
-    """One table: title row, frozen header with autofilter, rows, fitted column widths."""
+    """One table: title row, frozen header with autofilter, rows, fitted column widths.
+    `write_string(row, column, text[, format])` and `write_number(row, column, number
+    [, format])` are the worksheet's own, bound without the A1-notation wrapper."""
 
     def __init__(self, book: Workbook, formats: dict[str, Any], name: str, title: str,
                  header: Sequence[str]) -> None:
+        from xlsxwriter.worksheet import Worksheet
+
         self.sheet: Worksheet = book.add_worksheet(name)
+        self.write_string = _undecorated(Worksheet.write_string, self.sheet)
+        self.write_number = _undecorated(Worksheet.write_number, self.sheet)
         self.formats = formats
         self.widths = [display_width(h) for h in header]
         self.columns = len(header)
@@ -88,18 +103,19 @@ class Sheet:
         text; None and "" leave the cell empty (nothing written: XlsxWriter's cost is per
         cell, and a month is 90,000 rows)."""
         sheet, formats, widths, row = self.sheet, self.formats, self.widths, self.row
+        write_string, write_number = self.write_string, self.write_number
         for column, value in enumerate(values):
             if value is None or value == "":
                 continue
             kind = type(value)
             if kind is str:
-                sheet.write_string(row, column, value)
+                write_string(row, column, value)
                 width = _width(value)
             elif kind is float:
-                sheet.write_number(row, column, value, formats["temperature"])
+                write_number(row, column, value, formats["temperature"])
                 width = 5
             elif kind is int:
-                sheet.write_number(row, column, value)
+                write_number(row, column, value)
                 width = len(str(value))
             elif kind is dt.datetime or kind is dt.date:
                 style = "datetime" if kind is dt.datetime else "date"
@@ -107,10 +123,10 @@ class Sheet:
                 if serial is None:
                     sheet.write_datetime(row, column, value, formats[style])
                 else:
-                    sheet.write_number(row, column, serial, formats[style])
+                    write_number(row, column, serial, formats[style])
                 width = 19 if kind is dt.datetime else 10
             else:
-                sheet.write_string(row, column, str(value))
+                write_string(row, column, str(value))
                 width = _width(str(value))
             if width > widths[column]:
                 widths[column] = width
@@ -186,7 +202,7 @@ def _add_register_rows(sheet: Sheet, people: Sequence[Any], locale: Locale) -> N
     day and each distinct text measured once: a month is 90,000 rows and 800,000 cells.
     A `first_time` that is not ISO 8601 raises ValueError, as `register_values` does."""
     book = sheet.sheet
-    write_string, write_number = book.write_string, book.write_number
+    write_string, write_number = sheet.write_string, sheet.write_number
     when_format, temperature_format = sheet.formats["datetime"], sheet.formats["temperature"]
     words: dict[str, str] = {}
     reason_texts: dict[tuple[str, ...], str] = {(): ""}
