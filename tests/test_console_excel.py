@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +145,15 @@ def test_cell_writers_without_the_a1_wrapper(tmp_path: Path) -> None:
     assert excel._undecorated(Plain.write_number, Plain())(1, 2, 3.5) == 6.5
     read = openpyxl.load_workbook(tmp_path / "plain.xlsx").active
     assert read["A1"].value == "甲" and len(read["B1"].value) == 32767
+
+
+def test_parts_are_deflated_at_the_fastest_level(tmp_path: Path) -> None:
+    path = tmp_path / "register.xlsx"
+    report = DailyReport(dt.date(2021, 2, 22), people=PEOPLE * 50)
+    excel.write_registers(path, [report], "红炉机械厂", "zh_CN")
+    with zipfile.ZipFile(path) as book:
+        part = book.getinfo("xl/worksheets/sheet1.xml")
+        data = book.read(part)
+    for level, expected in ((1, True), (6, False)):
+        deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
+        assert (len(deflate.compress(data) + deflate.flush()) == part.compress_size) is expected

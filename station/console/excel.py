@@ -160,9 +160,30 @@ def _close(book: Workbook) -> None:
         raise cause from None
 
 
+@functools.cache
+def _fast_deflate() -> None:
+    """Have XlsxWriter deflate its parts at zlib's fastest level (1) instead of the default 6.
+    XlsxWriter has no option for it and makes its archive through the name
+    `xlsxwriter.workbook.ZipFile`: that name is pointed, once, at a ZipFile whose default level
+    is 1. A month's register is 35 MB of XML: about 0.3 s less CPU, the file a quarter larger
+    (3.8 → 4.8 MB). An XlsxWriter that stops using that name just compresses at its default."""
+    import zipfile
+
+    import xlsxwriter.workbook
+
+    class FastZipFile(zipfile.ZipFile):
+        def __init__(self, *args: Any, **options: Any) -> None:
+            options.setdefault("compresslevel", 1)
+            super().__init__(*args, **options)
+
+    if getattr(xlsxwriter.workbook, "ZipFile", None) is zipfile.ZipFile:
+        xlsxwriter.workbook.ZipFile = FastZipFile
+
+
 def _workbook(path: Path) -> tuple[Workbook, dict[str, Any]]:
     import xlsxwriter
 
+    _fast_deflate()
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True,
                                            "strings_to_formulas": False,
                                            "strings_to_urls": False})
