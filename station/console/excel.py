@@ -54,9 +54,8 @@ def excel_serial(moment: dt.datetime | dt.date) -> float | None:
     ordinal = moment.toordinal()
     if ordinal < _AFTER_PHANTOM_LEAP_DAY:
         return None
-    if type(moment) is dt.date:
+    if not isinstance(moment, dt.datetime):
         return float(ordinal - _DAY_ZERO)
-    assert isinstance(moment, dt.datetime)
     # the same operations in the same order as XlsxWriter: days since 1899-12-31, plus the
     # day's fraction, plus the leap-day correction: bit for bit the same number
     return (ordinal - _DAY_ZERO - 1) + (moment.hour * 3600 + moment.minute * 60 + moment.second
