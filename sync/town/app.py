@@ -16,40 +16,31 @@ import io
 import json
 import logging
 import threading
-import zlib
-from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as SaTimeoutError
 
 from station.clock import CST, cst_date
 from station.present import write_csv
-from sync.town.auth import AdminAuth, StationAuth
+from sync.town.auth import AdminAuth, StationAuth, station_auth
+from sync.town.middleware import TownMiddleware
 from sync.town.records import INT64_MAX, BadJson, parse_json, parse_time
 from sync.town.signing import DEFAULT_LIFETIME
 from sync.town.store import Conflict, TownStore
 
 log = logging.getLogger("town-server")
-MAX_BODY = 1024 * 1024
 ENTRY_CSV = ("id", "station", "enterprise", "epoch", "seq", "kind", "time", "corrected_time",
              "clock_synced", "direction", "subject", "name", "color", "temperature_c",
              "decision", "reasons", "detail", "device", "simulated", "quarantined", "error",
              "received")
 DEVICE_NAME = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
-                               "img-src 'self' data:; frame-ancestors 'none'; "
-                               "form-action 'self'; base-uri 'none'; object-src 'none'",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
 Int64 = Annotated[int, Query(ge=0, le=INT64_MAX)]
 
 
@@ -62,10 +53,6 @@ class Settings:
     retention_days: int = 0  # purge records older than this, daily (0: keep them)
     session_ttl: dt.timedelta = dt.timedelta(hours=12)
     locale: str = "zh_CN"  # the dashboard's language when the browser has not chosen one
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 def neutralise(value: Any) -> Any:
@@ -107,13 +94,8 @@ def create_app(store: TownStore, settings: Settings | None = None) -> FastAPI:
 
     # -- station endpoints -------------------------------------------------------------------
 
-    @app.post("/api/v1/stations/{station_id}/entries", tags=["station"])
-    def push_entries(station_id: str, station: StationAuth, request: Request) -> JSONResponse:
-        """Push ledger records (sync.md "Push"). Answers `epoch`, `acked_through` (every seq
-        1..N of this epoch is stored, purged or written off; it never goes down),
-        `accepted`, `duplicates` and the seqs put in `quarantined`. The same seq with other
-        content is a 409 and nothing of the request is stored; a body that is not JSON or not
-        this shape is a 400; more than 1 MiB (after gzip) a 413; busy a 429/503."""
+    def push(request: Request, station_id: str, authorization: str | None) -> JSONResponse:
+        station = station_auth(request, station_id, authorization)
         document = _json_body(request)
         epoch, clock, entries, simulated = _push_shape(document)
         if in_flight is None or not in_flight.acquire(blocking=False):
@@ -127,6 +109,20 @@ def create_app(store: TownStore, settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"epoch": result.epoch, "acked_through": result.acked_through,
                              "accepted": result.accepted, "duplicates": result.duplicates,
                              "quarantined": result.quarantined})
+
+    @app.post("/api/v1/stations/{station_id}/entries", tags=["station"])
+    async def push_entries(station_id: str, request: Request,
+                           authorization: Annotated[str | None, Header()] = None
+                           ) -> JSONResponse:
+        """Push ledger records (sync.md "Push"). Answers `epoch`, `acked_through` (every seq
+        1..N of this epoch is stored, purged or written off; it never goes down),
+        `accepted`, `duplicates` and the seqs put in `quarantined`. The same seq with other
+        content is a 409 and nothing of the request is stored; a body that is not JSON or not
+        this shape is a 400; more than 1 MiB (after gzip) a 413; busy a 429/503; a missing
+        or unknown station token a 401, another station's a 403."""
+        # The push path's one hop to the thread pool: the token check, parsing and the
+        # database work together (a `StationAuth` dependency would be a hop of its own).
+        return await run_in_threadpool(push, request, station_id, authorization)
 
     @app.get("/api/v1/stations/{station_id}/bundle", tags=["station"], response_model=None)
     def get_bundle(station_id: str, station: StationAuth,
@@ -229,22 +225,7 @@ def create_app(store: TownStore, settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": "the town database is busy; try again"},
                             status_code=503, headers={"Retry-After": "5"})
 
-    # -- body handling and headers, before and after every handler ---------------------------
-
-    @app.middleware("http")
-    async def read_body(request: Request,
-                        call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.method == "POST":
-            try:
-                request.state.body = await _limited_body(request)
-            except BodyTooLarge:
-                return _secured(JSONResponse({"detail": f"body larger than {MAX_BODY} bytes"},
-                                             status_code=413), request)
-            except (zlib.error, ValueError):
-                return _secured(JSONResponse({"detail": "body is not valid gzip"},
-                                             status_code=400), request)
-        return _secured(await call_next(request), request)
-
+    app.add_middleware(TownMiddleware)  # body limits, security headers
     dashboard.install(app)
     office.install(app)
     return app
@@ -268,16 +249,6 @@ def database_unavailable(error: OperationalError) -> bool:
     return isinstance(sqlstate, str) and sqlstate[:2] in ("08", "40", "53", "57")
 
 
-def _secured(response: Response, request: Request) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.url.path.startswith("/docs"):  # Swagger UI sets inline styles
-        response.headers["Content-Security-Policy"] = SECURITY_HEADERS[
-            "Content-Security-Policy"].replace("style-src 'self'",
-                                               "style-src 'self' 'unsafe-inline'")
-    return response
-
-
 def retention_loop(store: TownStore, days: int, stop: threading.Event) -> None:
     """Purge records older than `days`, at start and whenever the CST date changes."""
     done: dt.date | None = None
@@ -291,27 +262,6 @@ def retention_loop(store: TownStore, days: int, stop: threading.Event) -> None:
             except (SQLAlchemyError, OSError) as error:
                 log.warning("retention: purge failed, retrying: %s", error)
         stop.wait(600)
-
-
-async def _limited_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY:
-        raise BodyTooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    if request.headers.get("content-encoding", "").lower() == "gzip":
-        inflater = zlib.decompressobj(wbits=31)
-        body = inflater.decompress(body, MAX_BODY + 1)
-        if len(body) > MAX_BODY:
-            raise BodyTooLarge  # a gzip bomb stops here, 1 MiB in
-        if not inflater.eof:
-            raise zlib.error("truncated gzip stream")
-    return body
 
 
 def _json_body(request: Request) -> Any:

@@ -15,6 +15,8 @@ import datetime as dt
 import json
 from typing import Any
 
+import orjson
+
 from station.clock import cst_date
 
 RECORD_KINDS = ("entry", "exit", "fault", "alarm", "vehicle", "visitor", "ack")
@@ -218,5 +220,16 @@ def corrected_time(entry: dict[str, Any], clock: dict[str, Any],
 
 
 def canonical(value: Any) -> str:
-    """One text per JSON value: sorted keys, no spaces, UTF-8 kept."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """One text per JSON value: sorted keys, no spaces, UTF-8 kept (the stored `raw` and,
+    hashed, the `digest` of every record; 20,000 a second on the push path).
+
+    orjson writes it, ten times faster than `json.dumps` and the same text for every value a
+    station sends (text, bools, integers, floats such as 36.5); it differs only in how a few
+    floats are spelt (1e-05 is 0.00001), so a record stored by an older town-server may have
+    another digest: a re-push then falls back to comparing content (`same_content`), which
+    is still right. What orjson cannot write (an integer beyond 64 bits, text with a lone
+    surrogate) goes through `json.dumps` as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
