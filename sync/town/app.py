@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import threading
+from collections.abc import Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -23,6 +24,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as SaTimeoutError
 
@@ -53,6 +55,27 @@ class Settings:
     retention_days: int = 0  # purge records older than this, daily (0: keep them)
     session_ttl: dt.timedelta = dt.timedelta(hours=12)
     locale: str = "zh_CN"  # the dashboard's language when the browser has not chosen one
+
+
+class DirectRoute(APIRoute):
+    """A route whose endpoint FastAPI calls directly, as `endpoint(request=…, <path
+    parameters>=…, authorization=<the Authorization header or None>)`: no dependency
+    solving, no validation, the endpoint's answer sent as it is. For the push path (100
+    requests a second, 10 ms of CPU each at most), where that machinery cost half a
+    millisecond a request; the endpoint's signature and docstring still make its OpenAPI
+    entry. The endpoint must be a coroutine that returns a Response and checks everything
+    itself."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint = self.endpoint
+
+        async def handler(request: Request) -> Response:
+            response: Response = await endpoint(
+                request=request, authorization=request.headers.get("authorization"),
+                **request.path_params)
+            return response
+
+        return handler
 
 
 def neutralise(value: Any) -> Any:
@@ -110,7 +133,6 @@ def create_app(store: TownStore, settings: Settings | None = None) -> FastAPI:
                              "accepted": result.accepted, "duplicates": result.duplicates,
                              "quarantined": result.quarantined})
 
-    @app.post("/api/v1/stations/{station_id}/entries", tags=["station"])
     async def push_entries(station_id: str, request: Request,
                            authorization: Annotated[str | None, Header()] = None
                            ) -> JSONResponse:
@@ -123,6 +145,9 @@ def create_app(store: TownStore, settings: Settings | None = None) -> FastAPI:
         # The push path's one hop to the thread pool: the token check, parsing and the
         # database work together (a `StationAuth` dependency would be a hop of its own).
         return await run_in_threadpool(push, request, station_id, authorization)
+
+    app.router.add_api_route("/api/v1/stations/{station_id}/entries", push_entries,
+                             methods=["POST"], tags=["station"], route_class_override=DirectRoute)
 
     @app.get("/api/v1/stations/{station_id}/bundle", tags=["station"], response_model=None)
     def get_bundle(station_id: str, station: StationAuth,
