@@ -48,6 +48,14 @@ def cpu_seconds(pid: int) -> float:
     return sum(cpu_split(pid))
 
 
+def peak_rss_mb(pid: int) -> float:
+    """A running process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -138,6 +146,7 @@ def bench_ingest(stations: int, batches: int, workdir: Path) -> None:
         elapsed = time.perf_counter() - started
         after = cpu_split(town.process.pid)
         user, system = after[0] - user, after[1] - system
+        peak_mb = peak_rss_mb(town.process.pid)
     finally:
         town.stop()
     total = stations * batches * 200
@@ -149,7 +158,7 @@ def bench_ingest(stations: int, batches: int, workdir: Path) -> None:
           f"({len(failures)} non-200 answers: {sorted(set(failures))}); town-server CPU "
           f"{town_cpu:.1f} s (user {user:.1f}, system {system:.1f}): "
           f"{town_cpu / total * 1e6:.0f} µs a record, {total / town_cpu:,.0f} records per CPU "
-          f"second; load average {os.getloadavg()[0]:.1f}")
+          f"second; peak RSS {peak_mb:.0f} MB; load average {os.getloadavg()[0]:.1f}")
 
 
 def main() -> int:
