@@ -139,11 +139,13 @@ def bench_ingest(stations: int, batches: int, workdir: Path) -> None:
             thread.start()
         assert town.process is not None
         user, system = cpu_split(town.process.pid)
+        client = time.process_time()
         barrier.wait()
         started = time.perf_counter()
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - started
+        client = time.process_time() - client  # this process: the 50 stations' HTTP clients
         after = cpu_split(town.process.pid)
         user, system = after[0] - user, after[1] - system
         peak_mb = peak_rss_mb(town.process.pid)
@@ -158,7 +160,8 @@ def bench_ingest(stations: int, batches: int, workdir: Path) -> None:
           f"({len(failures)} non-200 answers: {sorted(set(failures))}); town-server CPU "
           f"{town_cpu:.1f} s (user {user:.1f}, system {system:.1f}): "
           f"{town_cpu / total * 1e6:.0f} µs a record, {total / town_cpu:,.0f} records per CPU "
-          f"second; peak RSS {peak_mb:.0f} MB; load average {os.getloadavg()[0]:.1f}")
+          f"second; peak RSS {peak_mb:.0f} MB; the stations' clients used {client:.1f} CPU s; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
 
 def main() -> int:
