@@ -69,9 +69,12 @@ def test_a_heartbeat_of_the_wrong_shape_is_400_and_nothing_crashes(town: Town) -
                       ({**good, "backlog": BIG}, "backlog"),
                       ({**good, "time": "0001-01-01T00:00:00+23:59"}, "time"),
                       ({**good, "clock_synced": "yes"}, "clock_synced"),
+                      ({**good, "version": "0.3\ud800"}, "version"),
+                      ({**good, "bundle_version": "\udfff"}, "bundle_version"),
                       ([good], "object")):
-        response = town.client.post("/api/v1/stations/gate-a/heartbeat", json=bad,
-                                    headers=headers)
+        response = town.client.post("/api/v1/stations/gate-a/heartbeat",
+                                    content=json.dumps(bad),  # ASCII: \ud800 stays escaped
+                                    headers={**headers, "Content-Type": "application/json"})
         assert_4xx_json(response, word)
     assert town.client.post("/api/v1/stations/gate-a/heartbeat", json=good,
                             headers=headers).status_code == 204

@@ -325,6 +325,17 @@ def _push_shape(document: Any) -> tuple[str, dict[str, Any], list[dict[str, Any]
     return epoch, clock, entries, simulated
 
 
+def _unicode(value: Any) -> bool:
+    """Text that UTF-8 can hold: not a lone surrogate (JSON's `\\ud800` escape)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _heartbeat_shape(beat: Any) -> dict[str, Any]:
     """sync.md's heartbeat, every field typed as shown there; 400 naming the field if not."""
     if not isinstance(beat, dict):
@@ -334,7 +345,7 @@ def _heartbeat_shape(beat: Any) -> dict[str, Any]:
         raise HTTPException(400, f"heartbeat: {problem}")
     if not isinstance(beat.get("clock_synced"), bool):
         raise HTTPException(400, "heartbeat: clock_synced must be true or false")
-    if not isinstance(beat.get("version"), str) or len(beat["version"]) > 64:
+    if not _unicode(beat.get("version")) or len(beat["version"]) > 64:
         raise HTTPException(400, "heartbeat: version must be text (at most 64 characters)")
     backlog = beat.get("backlog")
     if type(backlog) is not int or not 0 <= backlog <= INT64_MAX:
@@ -346,7 +357,7 @@ def _heartbeat_shape(beat: Any) -> dict[str, Any]:
         raise HTTPException(400, "heartbeat: faults must be a list of device names (lower-case "
                                  "letters, digits, - and _), e.g. [\"thermometer\"]")
     version = beat.get("bundle_version")
-    if version is not None and (not isinstance(version, str) or len(version) > 128):
+    if version is not None and (not _unicode(version) or len(version) > 128):
         raise HTTPException(400, "heartbeat: bundle_version must be text or null")
     return beat
 
