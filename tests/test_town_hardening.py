@@ -69,9 +69,12 @@ def test_a_heartbeat_of_the_wrong_shape_is_400_and_nothing_crashes(town: Town) -
                       ({**good, "backlog": BIG}, "backlog"),
                       ({**good, "time": "0001-01-01T00:00:00+23:59"}, "time"),
                       ({**good, "clock_synced": "yes"}, "clock_synced"),
+                      ({**good, "version": "0.3\ud800"}, "version"),
+                      ({**good, "bundle_version": "\udfff"}, "bundle_version"),
                       ([good], "object")):
-        response = town.client.post("/api/v1/stations/gate-a/heartbeat", json=bad,
-                                    headers=headers)
+        response = town.client.post("/api/v1/stations/gate-a/heartbeat",
+                                    content=json.dumps(bad),  # ASCII: \ud800 stays escaped
+                                    headers={**headers, "Content-Type": "application/json"})
         assert_4xx_json(response, word)
     assert town.client.post("/api/v1/stations/gate-a/heartbeat", json=good,
                             headers=headers).status_code == 204
@@ -130,6 +133,22 @@ def test_integers_beyond_64_bits(town: Town) -> None:
     clock = push_body(entry(5, clock_synced=False))
     clock["clock"]["boottime_ns"] = BIG * 1000
     assert town.push(clock).json()["acked_through"] == 5
+    still_up(town)
+
+
+def test_a_lone_surrogate_in_a_record_is_quarantined_not_a_500(town: Town) -> None:
+    """JSON may escape half a UTF-16 pair (`\\ud800`), which no UTF-8 text can hold: the
+    record goes to quarantine with its raw JSON (escaped), the others are stored."""
+    body = json.dumps(push_body(entry(1), entry(2), entry(3))).replace(
+        '"seq": 2,', '"seq": 2, "subject": "W\\ud800", "x": "\\udfff",').encode()
+    assert b"\\ud800" in body
+    answer = town.push(body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["quarantined"] == [2] and answer.json()["acked_through"] == 3
+    assert town.push(body).json()["duplicates"] == 3  # the same again: duplicates, no 409
+    rows = town.client.get("/api/v1/entries", headers=town.admin_headers).json()["entries"]
+    bad = [row for row in rows if row["quarantined"]]
+    assert len(bad) == 1 and "surrogate" in bad[0]["error"]
     still_up(town)
 
 

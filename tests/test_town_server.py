@@ -454,6 +454,24 @@ def test_security_headers_on_every_answer(town: Town) -> None:
         assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
 
 
+def test_the_body_middlewares_own_answers_are_json_with_the_security_headers(
+        town: Town) -> None:
+    """sync/town/middleware.py answers these itself, before any route runs."""
+    whole = gzip.compress(json.dumps(push_body(entry(1))).encode())
+    cases = [(town.push(b"x" * (1024 * 1024 + 1)), 413, "larger"),
+             (town.push(whole[:-8], headers={"Content-Encoding": "gzip"}), 400, "gzip"),
+             (town.push(b"not gzip", headers={"Content-Encoding": "gzip"}), 400, "gzip")]
+    for response, status, word in cases:
+        assert response.status_code == status, response.text
+        assert word in response.json()["detail"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    town.login()
+    docs = town.client.get("/docs")
+    assert "style-src 'self' 'unsafe-inline'" in docs.headers["Content-Security-Policy"]
+    assert town.push(whole, headers={"Content-Encoding": "gzip"}).json()["acked_through"] == 1
+
+
 def test_docs_and_openapi_only_behind_the_login_and_offline(town: Town) -> None:
     assert town.client.get("/openapi.json").status_code == 401
     assert town.client.get("/docs", follow_redirects=False).status_code == 303

@@ -15,6 +15,8 @@ import datetime as dt
 import json
 from typing import Any
 
+import orjson
+
 from station.clock import cst_date
 
 RECORD_KINDS = ("entry", "exit", "fault", "alarm", "vehicle", "visitor", "ack")
@@ -49,22 +51,55 @@ def _refuse_constant(name: str) -> Any:
 def depth(value: Any, limit: int = MAX_DEPTH) -> int:
     """How deeply `value` nests (a scalar is 0), level by level, without recursion; stops
     counting past `limit`."""
+    return _walk(value, limit)[0]
+
+
+def _walk(value: Any, limit: int) -> tuple[int, bool]:
+    """(`depth(value)`, whether a float of 2^63 or more in size is in it) in one pass."""
     deepest = 0
+    huge = False
     level = [value] if type(value) in _CONTAINERS else []
     while level and deepest <= limit:
         deepest += 1
         below: list[Any] = []
         append = below.append
-        for item in level:  # json.loads makes exactly dict and list: `type` is enough
+        for item in level:  # a JSON parser makes exactly dict and list: `type` is enough
             for child in item.values() if type(item) is dict else item:
-                if type(child) in _CONTAINERS:
+                kind = type(child)
+                if kind in _CONTAINERS:
                     append(child)
+                elif kind is float and not -_HUGE < child < _HUGE:
+                    huge = True
         level = below
-    return deepest
+    return deepest, huge or (type(value) is float and not -_HUGE < value < _HUGE)
+
+
+_HUGE = 2.0**63
 
 
 def parse_json(body: bytes) -> Any:
-    """A request body as JSON, or BadJson naming the problem."""
+    """A request body as JSON, or BadJson naming the problem.
+
+    orjson parses it (twice as fast as `json`: the push path parses 20,000 records a
+    second); the answer is always the one `json.loads` gives. Where the two could differ,
+    `json` parses the body again: anything orjson refuses (so the error named is `json`'s:
+    a lone surrogate, a number too large for a float, UTF-16, a byte-order mark, deep
+    nesting), and any float of 2^63 or more in size, since orjson reads an integer beyond
+    64 bits as a float where `json` keeps it whole."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _parse_json_slowly(body)
+    deepest, huge = _walk(document, MAX_DEPTH)
+    if huge:
+        return _parse_json_slowly(body)
+    if deepest > MAX_DEPTH:
+        raise BadJson(f"body is nested deeper than {MAX_DEPTH} levels")
+    return document
+
+
+def _parse_json_slowly(body: bytes) -> Any:
+    """`parse_json` by the standard library alone."""
     try:
         document = json.loads(body, parse_constant=_refuse_constant)
     except BadJson:
@@ -218,5 +253,16 @@ def corrected_time(entry: dict[str, Any], clock: dict[str, Any],
 
 
 def canonical(value: Any) -> str:
-    """One text per JSON value: sorted keys, no spaces, UTF-8 kept."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """One text per JSON value: sorted keys, no spaces, UTF-8 kept (the stored `raw` and,
+    hashed, the `digest` of every record; 20,000 a second on the push path).
+
+    orjson writes it, ten times faster than `json.dumps` and the same text for every value a
+    station sends (text, bools, integers, floats such as 36.5); it differs only in how a few
+    floats are spelt (1e-05 is 0.00001), so a record stored by an older town-server may have
+    another digest: a re-push then falls back to comparing content (`same_content`), which
+    is still right. What orjson cannot write (an integer beyond 64 bits, text with a lone
+    surrogate) goes through `json.dumps` as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

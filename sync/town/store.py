@@ -447,11 +447,21 @@ class SqlTownStore:
     @staticmethod
     def _row(station: str, epoch: str, entry: dict[str, Any], clock: dict[str, Any],
              received: dt.datetime, received_text: str, simulated: bool) -> tuple[Any, ...]:
-        """A record's values in RECORD_COLUMNS order."""
+        """A record's values in RECORD_COLUMNS order. A record whose text holds a lone
+        surrogate (JSON's `\\ud800` escape: no UTF-8 text can hold it, nor can the database
+        or an answer) is quarantined, its raw JSON kept with U+FFFD in its place."""
         text = canonical(entry)
-        digest = hashlib.sha256(text.encode()).hexdigest()
         seq = entry["seq"]
-        day, problem = check_record(entry)
+        day: str | None
+        problem: str | None
+        try:
+            digest = hashlib.sha256(text.encode()).hexdigest()
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            day, problem = None, "text must be Unicode: a lone surrogate (stored as U+FFFD)"
+        else:
+            day, problem = check_record(entry)
         if day is None:
             return (station, epoch, seq, digest, 1, problem, received_text, None, None, None,
                     None, None, None, None, None, None, None, None, None, text, None, None,
