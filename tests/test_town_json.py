@@ -71,6 +71,14 @@ def test_parse_json_edge_cases_as_the_standard_library(body: bytes) -> None:
     assert ours(body) == stdlib(body)
 
 
+@pytest.mark.parametrize("body", [b"1e400", b'{"temperature_c": -1e400}', b"[1.5e999999]"])
+def test_a_number_beyond_a_float_is_refused_not_made_infinite(body: bytes) -> None:
+    """`json.loads` would read these as infinity, which orjson writes back as null (and
+    `json.dumps` as Infinity, not JSON): the record text would not be what was sent."""
+    with pytest.raises(BadJson, match="beyond a 64-bit float's range"):
+        parse_json(body)
+
+
 @settings(max_examples=400, deadline=None)
 @given(VALUES)
 def test_canonical_text_is_the_standard_librarys_for_station_values(value: Any) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Any
 
 import orjson
@@ -98,10 +99,20 @@ def parse_json(body: bytes) -> Any:
     return document
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number as a float, or BadJson when it is beyond a float's range: `json` would
+    make it infinity, which no record field takes and no JSON text can carry back out."""
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise BadJson(f"number {text[:20]}{'…' if len(text) > 20 else ''} is beyond a "
+                      "64-bit float's range")
+    return value
+
+
 def _parse_json_slowly(body: bytes) -> Any:
     """`parse_json` by the standard library alone."""
     try:
-        document = json.loads(body, parse_constant=_refuse_constant)
+        document = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except BadJson:
         raise
     except RecursionError:
