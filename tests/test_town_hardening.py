@@ -149,6 +149,19 @@ def test_a_lone_surrogate_in_a_record_is_quarantined_not_a_500(town: Town) -> No
     rows = town.client.get("/api/v1/entries", headers=town.admin_headers).json()["entries"]
     bad = [row for row in rows if row["quarantined"]]
     assert len(bad) == 1 and "surrogate" in bad[0]["error"]
+    other = body.replace(b'"x": "\\udfff"', b'"x": "\\udbff"')  # the same seq, another surrogate
+    assert other != body
+    assert town.push(other).status_code == 409  # other content: a conflict, not a duplicate
+    still_up(town)
+
+
+@pytest.mark.parametrize("epoch", ["\\ud800abc", "e\\u0000f", "e\\nf", "\\udfff"])
+def test_an_epoch_no_database_can_hold_is_400_not_500(town: Town, epoch: str) -> None:
+    """A lone surrogate (no UTF-8 text holds it) or a control character (PostgreSQL text holds
+    no NUL) in `epoch`: a 400 naming the field, before anything is written."""
+    body = json.dumps(push_body(entry(1))).replace('"epoch": "', f'"epoch": "{epoch}', 1)
+    assert epoch in body
+    assert_4xx_json(town.push(body.encode()), "epoch")
     still_up(town)
 
 

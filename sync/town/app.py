@@ -303,7 +303,9 @@ def _push_shape(document: Any) -> tuple[str, dict[str, Any], list[dict[str, Any]
         raise HTTPException(400, "body must be a JSON object")
     epoch, clock, entries = document.get("epoch"), document.get("clock"), document.get("entries")
     simulated = document.get("simulated", False)
-    if not isinstance(epoch, str) or not 1 <= len(epoch) <= 64:
+    # isprintable: no lone surrogate (UTF-8 cannot hold it: the insert would fail) and no NUL
+    # or other control character (PostgreSQL text cannot hold NUL)
+    if not isinstance(epoch, str) or not 1 <= len(epoch) <= 64 or not epoch.isprintable():
         raise HTTPException(400, "epoch must be text (a UUID)")
     if not isinstance(clock, dict):
         raise HTTPException(400, "clock must be an object")

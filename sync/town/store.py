@@ -449,7 +449,9 @@ class SqlTownStore:
              received: dt.datetime, received_text: str, simulated: bool) -> tuple[Any, ...]:
         """A record's values in RECORD_COLUMNS order. A record whose text holds a lone
         surrogate (JSON's `\\ud800` escape: no UTF-8 text can hold it, nor can the database
-        or an answer) is quarantined, its raw JSON kept with U+FFFD in its place."""
+        or an answer) is quarantined, its raw JSON kept with U+FFFD in its place; its digest
+        is of the text as sent (surrogates kept), so another surrogate or a real U+FFFD in
+        the same seq is other content, not a duplicate."""
         text = canonical(entry)
         seq = entry["seq"]
         day: str | None
@@ -457,8 +459,9 @@ class SqlTownStore:
         try:
             digest = hashlib.sha256(text.encode()).hexdigest()
         except UnicodeEncodeError:
-            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-            digest = hashlib.sha256(text.encode()).hexdigest()
+            sent = text.encode("utf-8", "surrogatepass")
+            digest = hashlib.sha256(sent).hexdigest()
+            text = sent.decode("utf-8", "replace")
             day, problem = None, "text must be Unicode: a lone surrogate (stored as U+FFFD)"
         else:
             day, problem = check_record(entry)
