@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from drivers.camera import CaptureSettings
 
 # The station uses no pydantic plugins. Looking for them reads the metadata of every installed
-# package the first time a model validates (~40 ms of each command's start-up on this machine,
+# package the first time a model validates (5–20 ms of each command's start-up on this machine,
 # README "Start-up and memory"); pydantic skips the search when this is set. An operator who
 # does install a plugin can still set the variable to something else.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
