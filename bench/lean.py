@@ -100,7 +100,7 @@ def compile_bytecode() -> None:
     """Compile the package's modules to bytecode, as `pip install .` (scripts/install.sh) does
     on a station. A development checkout run with PYTHONDONTWRITEBYTECODE=1 (this machine's
     shell sets it) would otherwise compile every station module from source at each start:
-    ~30 ms more per command, which a Pi never pays (its unit's read-only /opt could not keep
+    20–40 ms more CPU per command, which a Pi never pays (its unit's read-only /opt could not keep
     the result anyway)."""
     import compileall
 
