@@ -9,10 +9,11 @@ the machine and its load:
             (the same commands on a full day follow, for scale)
   report    `gate-station report daily` on that ledger, whole command, against its query
             alone (`daily_report` in this process, ledger open)                [≤ 250 ms]
-  daemon    `gate-station run` on fakes: resident memory once running (RSS, and its
-            anonymous and file-backed parts), against a bare `python -c 'import sqlite3'`;
-            the default decoder chain, the chain without zxing-smooth (OpenCV still loaded
-            by the deblur step), and a serial scanner                          [≤ 80 MB]
+  daemon    the gate daemon on fakes, holding a bundle (2 keys, 1,000 revocations): resident
+            memory once running (RSS, and its anonymous and file-backed parts), against a
+            bare `python -c 'import sqlite3'`; `gate-station-daemon` as the unit runs it
+            (PYTHONOPTIMIZE=2), without that, `gate-station run`, and a serial scanner
+                                                                               [≤ 80 MB]
   imports   what each library costs to import: CPU time and resident memory, each in a
             fresh interpreter, against the bare interpreter
 
@@ -182,9 +183,10 @@ def resident(pid: int) -> dict[str, float]:
     return found
 
 
-def running_rss(command: Sequence[str], settle_s: float) -> dict[str, float]:
+def running_rss(command: Sequence[str], settle_s: float,
+                env: Mapping[str, str] | None = None) -> dict[str, float]:
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+                               stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
     try:
         time.sleep(settle_s)
         if process.poll() is not None:
@@ -195,39 +197,83 @@ def running_rss(command: Sequence[str], settle_s: float) -> dict[str, float]:
         process.wait(timeout=30)
 
 
+REVOCATIONS = 1000  # a town's revocation list, as the bundle a station holds carries it
+
+
+def write_bundle(path: Path) -> None:
+    """A station bundle as the sync client leaves it on disk: two issuer keys (EdDSA and
+    ES256), REVOCATIONS revocations and one town rule, so the daemon holds what a working
+    station holds (a station without a bundle trusts nobody and is not the one to measure)."""
+    import base64
+    import hashlib
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    keys = []
+    for alg, private in (("EdDSA", ed25519.Ed25519PrivateKey.generate()),
+                         ("ES256", ec.generate_private_key(ec.SECP256R1()))):
+        der = private.public_key().public_bytes(serialization.Encoding.DER,
+                                                serialization.PublicFormat.SubjectPublicKeyInfo)
+        keys.append({"kid": base64.b64encode(hashlib.sha256(der).digest()[:8]).decode(),
+                     "alg": alg, "spki": base64.b64encode(der).decode()})
+    revocations = [{"sub": f"W{n:07d}", "before": 1_614_000_000} for n in range(REVOCATIONS)]
+    path.write_text(json.dumps({"version": "bench-1",
+                                "trust": {"keys": keys, "revocations": revocations},
+                                "rules": {"fever_threshold_c": 37.3}}), encoding="utf-8")
+
+
+def compile_optimized() -> None:
+    """Compile the venv's and the standard library's bytecode for PYTHONOPTIMIZE=2, as
+    scripts/install.sh does for the unit (once; later runs find it up to date). A file that
+    does not compile (the library's own bad-syntax tests) is not one the daemon loads."""
+    import sysconfig
+
+    subprocess.run([sys.executable, "-OO", "-m", "compileall", "-qq", "-j", "0",
+                    str(ROOT / "station"), str(ROOT / "drivers"), str(ROOT / "sync"),
+                    str(Path(sys.prefix)), sysconfig.get_paths()["stdlib"]], check=False)
+
+
 def bench_daemon(workdir: Path, settle_s: float, runs: int) -> None:
-    variants = {
-        "default chain (zxing, zbar, zxing-smooth)": "",
-        "chain zxing, zbar (the deblur step still loads OpenCV)":
-            "scanner:\n  decoders: [zxing, zbar]\n",
-        "serial scanner (no numpy, no decoders)": "scanner:\n  type: serial\n",
+    compile_optimized()
+    write_bundle(workdir / "bundle.json")
+    unit_env = {"PYTHONOPTIMIZE": "2"}  # as systemd/gate-station.service sets it
+    daemon, full = str(BIN / "gate-station-daemon"), [str(BIN / "gate-station"), "run"]
+    variants: dict[str, tuple[list[str], dict[str, str], str]] = {
+        "gate-station-daemon, as the unit runs it": ([daemon], unit_env, ""),
+        "  the same without PYTHONOPTIMIZE=2": ([daemon], {}, ""),
+        "  `gate-station run` (the whole command line)": (full, {}, ""),
+        "serial scanner, as the unit runs it (no numpy, no decoders)":
+            ([daemon], unit_env, "scanner:\n  type: serial\n"),
     }
     baseline = [sys.executable, "-c", "import sqlite3, time; time.sleep(60)"]
     bare = [running_rss(baseline, 2.0) for _ in range(runs)]
     bare_rss = statistics.median(b["VmRSS"] for b in bare)
-    print(f"daemon: `gate-station run` on fakes, camera fake at 15 frames/s, {settle_s:.0f} s "
-          f"after start, median of {runs} (target ≤ 80 MB)")
+    print(f"daemon: on fakes, camera fake at 15 frames/s, a bundle of 2 keys and "
+          f"{REVOCATIONS:,} revocations, {settle_s:.0f} s after start, median of {runs} "
+          "(target ≤ 80 MB)")
     # RssFile, the pages of shared libraries mapped in, depends on the page cache as well as
     # on the program: libraries installed minutes ago sit in the cache as large folios, and a
     # fault maps a whole folio (cv2's module: 28 MB instead of 10 MB in a fresh venv, the same
     # 10 MB again after `echo 1 > /proc/sys/vm/drop_caches`). RssAnon is the program's own.
-    print(f"  {'configuration':52} {'RSS':>7} {'peak':>7} {'PSS':>7} {'anon':>7} {'file':>7}"
+    print(f"  {'configuration':62} {'RSS':>7} {'peak':>7} {'PSS':>7} {'anon':>7} {'file':>7}"
           "  ratio to bare")
-    print(f"  {'python -c import sqlite3 (baseline)':52} {bare_rss:5.0f} MB")
-    for index, (name, extra) in enumerate(variants.items()):
+    print(f"  {'python -c import sqlite3 (baseline)':62} {bare_rss:5.0f} MB")
+    for index, (name, (command, env, extra)) in enumerate(variants.items()):
         config = workdir / f"daemon-{index}.yaml"
         config.write_text(f"drivers: fake\nledger:\n  path: {workdir / f'daemon-{index}.db'}\n"
                           f"bundle:\n  path: {workdir / 'bundle.json'}\n{extra}",
                           encoding="utf-8")
-        command = [str(BIN / "gate-station"), "run", "--config", str(config)]
-        got = [running_rss(command, settle_s) for _ in range(runs)]
+        got = [running_rss([*command, "--config", str(config)], settle_s, env)
+               for _ in range(runs)]
         rss = statistics.median(g["VmRSS"] for g in got)
         peak = statistics.median(g["VmHWM"] for g in got)
         pss = statistics.median(g["Pss"] for g in got)
         anon = statistics.median(g["RssAnon"] for g in got)
         file = statistics.median(g["RssFile"] for g in got)
-        print(f"  {name:52} {rss:5.0f} MB {peak:5.0f} MB {pss:5.0f} MB {anon:5.0f} MB "
-              f"{file:5.0f} MB  {rss / bare_rss:5.1f}×")
+        print(f"  {name:62} {rss:5.1f} MB {peak:5.1f} MB {pss:5.1f} MB {anon:5.1f} MB "
+              f"{file:5.1f} MB  {rss / bare_rss:5.1f}×")
 
 
 IMPORT_PROBE = """

@@ -38,6 +38,13 @@ $DRY usermod -a -G gpio,i2c,video,dialout gate-station
 $DRY mkdir -p "$PREFIX" /etc/gate-station /var/lib/gate-station
 $DRY python3 -m venv --system-site-packages "$PREFIX/venv"
 $DRY "$PREFIX/venv/bin/pip" install -q .
+# gate-station.service runs with PYTHONOPTIMIZE=2: compile that bytecode now, for the venv and
+# for Python's own library, or the daemon would compile every module from source at each
+# start (~1 s of CPU here, 3-4 s on a Pi; it cannot write to /opt or /usr). A file that does
+# not compile (a test of the library's own) is not one the daemon loads: reported, not fatal.
+STDLIB=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+$DRY "$PREFIX/venv/bin/python" -OO -m compileall -qq -j 0 "$PREFIX/venv" "$STDLIB" \
+  || echo "install: some files did not compile with -OO (not used by the gate daemon)" >&2
 if [ ! -f /etc/gate-station/config.yaml ]; then
   if [ -n "$DRY" ]; then
     echo "write /etc/gate-station/config.yaml (drivers: real, /var/lib/gate-station paths)"

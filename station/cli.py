@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from station import config as config_module
-from station.config import Config
+from station.config import Config, file_locale
 from station.errors import (
     ConfigError,
     DeviceError,
@@ -95,17 +95,6 @@ def error_locale(ctx: click.Context) -> Locale:
         return loaded  # type: ignore[no-any-return]
     path = ctx.meta.get(CONFIG_META)
     return "zh_CN" if path is None else file_locale(path)
-
-
-def file_locale(path: str | Path) -> Locale:
-    """`station.locale` of a config file read leniently (a duplicate key elsewhere keeps the
-    locale), zh_CN when the file cannot be read or does not say."""
-    from station.yamlfile import peek_yaml_file
-
-    data = peek_yaml_file(path)
-    station = data.get("station") if isinstance(data, dict) else None
-    locale = station.get("locale") if isinstance(station, dict) else None
-    return locale if locale in ("zh_CN", "en") else "zh_CN"
 
 
 def args_locale(args: list[str]) -> Locale:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from station.bundle_keys import check_pinned_keys
 from station.errors import ConfigError, Localized, value_reason
 from station.ids import STATION_ID_RULE, is_station_id
+from station.messages import Locale
 from station.problems import problems
 from station.yamlfile import YamlError, load_yaml_file
 
@@ -480,6 +481,20 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError([error.message if isinstance(error.message, str) else str(error)]
                           ) from None
     return validate(data, str(found)).with_paths_from(found.parent)
+
+
+def file_locale(path: str | Path) -> Locale:
+    """`station.locale` of a config file read leniently (a duplicate key elsewhere keeps the
+    locale), zh_CN when the file cannot be read or does not say: the language of the errors
+    found in a config that could not be loaded."""
+    from station.yamlfile import peek_yaml_file
+
+    data = peek_yaml_file(path)
+    station = data.get("station") if isinstance(data, dict) else None
+    locale = station.get("locale") if isinstance(station, dict) else None
+    if locale == "en":
+        return "en"
+    return "zh_CN"
 
 
 def check_files(config: Config, source: str) -> None:
