@@ -158,3 +158,13 @@ def test_the_gate_decides_the_same_as_the_unit_runs_it(tmp_path: Path, name: str
     if name == "revoked":
         assert [row["decision"] for row in ordinary] == ["admit", "deny"]
         assert ordinary[1]["reasons"] == ["revoked"]
+
+
+def test_the_units_stop_command_works_under_its_environment(tmp_path: Path) -> None:
+    """ExecStopPost (`gate-station relay-off`) inherits the unit's PYTHONOPTIMIZE=2."""
+    result = subprocess.run(
+        [sys.executable, "-c", "from station.cli import main; main()", "relay-off", "--config",
+         str(station_config(tmp_path))], cwd=ROOT, env=UNIT, capture_output=True, text=True,
+        timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "relay off"
