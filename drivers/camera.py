@@ -48,6 +48,7 @@ from drivers.reopen import Reopener
 log = logging.getLogger(__name__)
 
 MAX_STALE_FRAMES = 8  # more than any V4L2 queue; bounds the drain for file sources
+MIN_REPORTED_FPS, MAX_REPORTED_FPS = 1.0, 240.0  # a rate outside is not a camera's
 QUEUED_GRAB_S = 0.004  # a grab this fast returned a frame that was already queued
 # At most this share of a core (real time) on the motion-blur rescue: a scene that looks
 # blurred frame after frame (a person walking past, shaking foliage) cannot make the daemon
@@ -165,7 +166,8 @@ class CameraScanner:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._open_capture = open_capture
-        self._frame_period = 1.0 / fps
+        self._configured_period = 1.0 / fps
+        self._frame_period = self._configured_period  # the camera's own, once it is open
         self._chain = DecoderChain(decoders, rescue=rescue, deblur_share=DEBLUR_SHARE)
         self._holdoff = HoldOff(holdoff_s)
         self._hint_s = hint_s
@@ -189,8 +191,23 @@ class CameraScanner:
         if not capture.isOpened():
             capture.release()
             self._reopen.failed("camera could not be opened")
+        self._frame_period = self._delivered_period(capture)
         self._capture = capture
         return capture
+
+    def _delivered_period(self, capture: CaptureLike) -> float:
+        """The frame period the camera runs at: the rate it reports once its settings are
+        applied (a camera that does not offer the configured rate picks another, 30 frames/s
+        for 15, and V4L2 reports the one it picked), else the configured one (a file, a
+        stream, a backend that reports 0). The newest-frame rule depends on it: with too
+        long a period a stale queued frame would pass for the newest."""
+        reported = capture.get(CAP_PROP["FPS"])
+        if not MIN_REPORTED_FPS <= reported <= MAX_REPORTED_FPS:  # also NaN
+            return self._configured_period
+        if abs(reported * self._configured_period - 1.0) > 0.05:
+            log.info("camera delivers %.4g frames/s, not the configured %.4g",
+                     reported, 1.0 / self._configured_period)
+        return 1.0 / reported
 
     def _lost(self, capture: CaptureLike) -> NoReturn:
         capture.release()

@@ -32,6 +32,7 @@ import numpy as np
 from drivers.decoders import Frame, read_image
 
 POS_MSEC = 0  # cv2.CAP_PROP_POS_MSEC: for a V4L2 camera, the grabbed buffer's time
+FPS = 5  # cv2.CAP_PROP_FPS: the rate the camera runs at, whatever was asked for
 BACKGROUND = 200  # a light grey scene, not a pure white page
 MIN_MODULE_PX = 2  # the smallest module the decoders read reliably from a clean render
 
@@ -141,9 +142,15 @@ class FakeCapture:
         """A property as last set; `CAP_PROP_POS_MSEC` (0) is, as V4L2 gives it, the time
         the last grabbed frame was taken, in ms on the camera's clock (live model; 0 before
         the first grab, in the simple model, which has no clock, and with `frame_times`
-        off, like a file or a stream)."""
+        off, like a file or a stream); `CAP_PROP_FPS` (5) is the rate the camera runs at
+        (`camera.fps`), as V4L2 reports the rate it picked rather than the one asked for; a
+        property in `unsupported` reads 0, as OpenCV reports one its backend lacks."""
         if prop == POS_MSEC:
             return self._taken_ms
+        if prop in self._camera.unsupported:
+            return 0.0  # what OpenCV reports for a property the backend does not have
+        if prop == FPS:
+            return float(self._camera.fps)
         return float(self._camera.settings.get(prop, 0.0))
 
     def release(self) -> None:

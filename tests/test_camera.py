@@ -359,6 +359,32 @@ def test_a_queued_frame_older_than_a_frame_period_is_still_dropped(clock: Virtua
     assert camera.served[-2:] == [first + 1, first + 2]  # the stale one grabbed and dropped
 
 
+def test_the_frame_period_is_the_rate_the_camera_delivers_not_the_configured_one(
+        clock: VirtualClock) -> None:
+    # Configured for 15 frames/s, the camera picked 30: a queued frame taken 40 ms ago (over
+    # 1/30 s) is stale and dropped; with the configured 67 ms it would pass for the newest.
+    camera = FakeCamera(sleep=clock.sleep, monotonic=clock.monotonic, fps=30.0)
+    scanner = CameraScanner(camera.open, fps=15.0, sleep=clock.sleep, monotonic=clock.monotonic)
+    scanner.read_frame()
+    first = camera.served[-1]
+    clock.sleep(1 / camera.fps + 0.040)  # frame first+1 queued, taken 40 ms ago
+    scanner.read_frame()
+    assert camera.served[-2:] == [first + 1, first + 2]  # dropped, then the next capture
+
+
+def test_a_camera_that_reports_no_rate_keeps_the_configured_period(clock: VirtualClock) -> None:
+    # A backend without CAP_PROP_FPS (it reads 0): the configured 15 frames/s still decides, so
+    # the 40-ms-old queued frame of a 30 frames/s camera is taken as the newest.
+    camera = FakeCamera(sleep=clock.sleep, monotonic=clock.monotonic, fps=30.0,
+                        unsupported=[5])  # cv2.CAP_PROP_FPS
+    scanner = CameraScanner(camera.open, fps=15.0, sleep=clock.sleep, monotonic=clock.monotonic)
+    scanner.read_frame()
+    first = camera.served[-1]
+    clock.sleep(1 / camera.fps + 0.040)
+    scanner.read_frame()
+    assert camera.served[-1] == first + 1
+
+
 def test_a_capture_without_frame_times_falls_back_to_waiting(clock: VirtualClock) -> None:
     # A file or stream source: POS_MSEC is not a time on the monotonic clock.
     camera = FakeCamera(sleep=clock.sleep, monotonic=clock.monotonic, frame_times=False)
