@@ -39,12 +39,16 @@ $DRY mkdir -p "$PREFIX" /etc/gate-station /var/lib/gate-station
 $DRY python3 -m venv --system-site-packages "$PREFIX/venv"
 $DRY "$PREFIX/venv/bin/pip" install -q .
 # gate-station.service runs with PYTHONOPTIMIZE=2: compile that bytecode now, for the venv and
-# for Python's own library, or the daemon would compile every module from source at each
-# start (~1 s of CPU here, 3-4 s on a Pi; it cannot write to /opt or /usr). A file that does
-# not compile (a test of the library's own) is not one the daemon loads: reported, not fatal.
-STDLIB=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
-$DRY "$PREFIX/venv/bin/python" -OO -m compileall -qq -j 0 "$PREFIX/venv" "$STDLIB" \
-  || echo "install: some files did not compile with -OO (not used by the gate daemon)" >&2
+# every directory of Python's search path (its library, the system's dist-packages with
+# python3-lgpio), or the daemon would compile those modules from source at each start
+# (~0.9 s of CPU here, 3-4 s on a Pi; it cannot write to /opt or /usr). After an upgrade of
+# the system's Python the daemon still runs, compiling what changed at each start, until
+# this script is run again. A file that does not compile is listed and does not stop the
+# install (Python's library ships some that are not meant to: tests of bad syntax).
+SEARCH_PATH=$(python3 -c 'import os, sys; print(" ".join(p for p in sys.path[1:] if os.path.isdir(p)))')
+# shellcheck disable=SC2086  # one word per directory
+$DRY "$PREFIX/venv/bin/python" -OO -m compileall -q -j 0 "$PREFIX/venv" $SEARCH_PATH \
+  || echo "install: the files listed above did not compile for PYTHONOPTIMIZE=2; the gate daemon compiles them at each start if it uses them" >&2
 if [ ! -f /etc/gate-station/config.yaml ]; then
   if [ -n "$DRY" ]; then
     echo "write /etc/gate-station/config.yaml (drivers: real, /var/lib/gate-station paths)"

@@ -52,6 +52,18 @@ class _RefuseDuplicates(yaml.constructor.SafeConstructor):
             seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
 
+    def construct_checked_timestamp(self, node: Node) -> Any:
+        """A YAML date or time (`2021-02-20`), as the safe constructor makes it; one that
+        matches YAML's pattern but is not on the calendar (`2021-13-45`) is a ConstructorError
+        at its line, not the ValueError `datetime` raises."""
+        try:
+            return self.construct_yaml_timestamp(node)  # type: ignore[arg-type]
+        except (ValueError, OverflowError) as error:
+            raise ConstructorError(problem=f"{node.value!r} is not a date or time on the "
+                                           f"calendar ({error})",
+                                   problem_mark=node.start_mark) from None
+
+
 
 class _StrictLoader(yaml.SafeLoader, _RefuseDuplicates):
     """The pure-Python safe loader, refusing duplicates; its error texts are the ones shown."""
@@ -65,6 +77,14 @@ if hasattr(yaml, "CSafeLoader"):
         """libyaml's parser under the duplicate-refusing constructor."""
 
 
+# PyYAML looks constructors up by tag, not by method name: both loaders get the checked one
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp",  # type: ignore[type-var]
+                              _RefuseDuplicates.construct_checked_timestamp)
+if _FastStrictLoader is not None:
+    _FastStrictLoader.add_constructor(  # type: ignore[attr-defined]
+        "tag:yaml.org,2002:timestamp", _RefuseDuplicates.construct_checked_timestamp)
+
+
 def load_yaml_text(text: str, source: str) -> Any:
     """Parse `text` (from `source`, used in messages); YamlError on any problem. libyaml
     parses when PyYAML has it; a text libyaml rejects is parsed again by the pure-Python
@@ -72,10 +92,13 @@ def load_yaml_text(text: str, source: str) -> Any:
     if _FastStrictLoader is not None:
         try:
             return yaml.load(text, Loader=_FastStrictLoader)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             pass  # the pure-Python loader below says what is wrong, as it always has
     try:
         return yaml.load(text, Loader=_StrictLoader)
+    except RecursionError:  # the composer recurses once per level of nesting
+        raise YamlError(key="yaml.invalid", where=source,
+                        problem="nested too deeply") from None
     except _DuplicateKey as error:
         mark = error.problem_mark
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -107,5 +130,6 @@ def peek_yaml_file(path: str | Path) -> Any:
     problem: only for picking the language of an error about the file itself."""
     try:
         return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError, OverflowError,
+            RecursionError):  # a date off the calendar, nesting too deep
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,29 @@ def test_ranges_and_cross_field_rules(tmp_path: Path) -> None:
 def test_yaml_syntax_errors_give_line_and_column(tmp_path: Path) -> None:
     (found,) = problems(tmp_path, "station:\n  id: [unclosed\n")
     assert "config.yaml:3:1: not valid YAML" in found
+
+
+def test_a_date_off_the_calendar_is_a_yaml_error_at_its_line(tmp_path: Path) -> None:
+    # YAML's date pattern matches it, `datetime` refuses it: was a ValueError traceback
+    (found,) = problems(tmp_path, "station:\n  enterprise: 2021-13-45\n")
+    assert ("config.yaml:2:15: not valid YAML: '2021-13-45' is not a date or time on the "
+            "calendar") in found
+    from station.yamlfile import peek_yaml_file
+
+    assert peek_yaml_file(tmp_path / "config.yaml") is None  # the error's language: zh_CN
+
+
+def test_nesting_too_deep_for_the_parser_is_one_line(tmp_path: Path) -> None:
+    (found,) = problems(tmp_path, "a: " + "[" * 3000 + "]" * 3000 + "\n")
+    assert found.endswith("config.yaml: not valid YAML: nested too deeply")
+
+
+def test_real_dates_still_load(tmp_path: Path) -> None:
+    from station.yamlfile import load_yaml_text
+
+    assert load_yaml_text("a: 2021-02-20\nb: 2021-02-20T07:30:00+08:00\n", "x") == {
+        "a": dt.date(2021, 2, 20),
+        "b": dt.datetime.fromisoformat("2021-02-20T07:30:00+08:00")}
 
 
 def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
