@@ -249,9 +249,10 @@ def test_a_long_or_open_window_reads_records_when_day_on_sqlite(tmp_path: Path) 
             return query(sql, params)
 
         store._query = explained  # type: ignore[method-assign]
-        for window in ({"since": "2021-02-01T00:00:00+08:00"},
-                       {"until": "2021-02-03T00:00:00+08:00"},
-                       {"since": "2021-01-01", "until": "2021-04-01"}):
+        windows: list[dict[str, Any]] = [
+            {"since": "2021-02-01T00:00:00+08:00"}, {"until": "2021-02-03T00:00:00+08:00"},
+            {"since": "2021-01-01", "until": "2021-04-01"}]
+        for window in windows:
             store.entries(**window)
         assert len(plans) == 3
         assert all("USING INDEX records_when_day (<expr>" in p for p in plans), plans
