@@ -213,22 +213,33 @@ def test_a_time_window_returns_exactly_the_records_whose_corrected_time_is_in_it
     answer as the window's own text comparison gives it, at every edge of a day."""
     store = filled_store(tmp_path)
     try:
-        stored = store.db.query("SELECT seq, coalesce(corrected_time, time) AS t FROM records "
-                                "ORDER BY id", {})
-        edges = ["2021-02-01", "2021-02-01T", "2021-02-01T23:59:59.999+08:00",
-                 "2021-02-01T23:59:59.9990+08:00", "2021-02-02", "2021-02-02T00:00:00",
-                 "2021-02-03T00:00:00.000+08:00", "2021-02-03T00:00:00.000+08:01",
-                 "2021-02-1", "2021-W05-1", "2021", "2022-01-01", "1999-12-31"]
-        for since in [None, *edges]:
-            for until in [None, *edges]:
-                for station in (None, "gate-a"):
-                    got = [row["seq"] for row in store.entries(
-                        since=since, until=until, station=station, limit=100)]
-                    wanted = [row["seq"] for row in stored if (since is None or row["t"] >=
-                              since) and (until is None or row["t"] < until)]
-                    assert got == wanted, (since, until, station)
+        check_windows(store)
+        # without the record of today (its unsynced clock): every open window (`since`
+        # alone) of February lies within 31 days of the latest record, read day by day
+        with store.db.transaction() as tx:
+            tx.run("DELETE FROM records WHERE seq = 9", {})
+        assert store._open_window_days("2021-02-02") == ["2021-02-02", "2021-02-03"]
+        check_windows(store)
     finally:
         store.close()
+
+
+def check_windows(store: SqlTownStore) -> None:
+    """Every window of the edges below gives what comparing the texts gives."""
+    stored = store.db.query("SELECT seq, coalesce(corrected_time, time) AS t FROM records "
+                            "ORDER BY id", {})
+    edges = ["2021-02-01", "2021-02-01T", "2021-02-01T23:59:59.999+08:00",
+             "2021-02-01T23:59:59.9990+08:00", "2021-02-02", "2021-02-02T00:00:00",
+             "2021-02-03T00:00:00.000+08:00", "2021-02-03T00:00:00.000+08:01",
+             "2021-02-1", "2021-W05-1", "2021", "2022-01-01", "1999-12-31"]
+    for since in [None, *edges]:
+        for until in [None, *edges]:
+            for station in (None, "gate-a"):
+                got = [row["seq"] for row in store.entries(
+                    since=since, until=until, station=station, limit=100)]
+                wanted = [row["seq"] for row in stored if (since is None or row["t"] >= since)
+                          and (until is None or row["t"] < until)]
+                assert got == wanted, (since, until, station)
 
 
 def test_a_long_or_open_window_reads_records_when_day_on_sqlite(tmp_path: Path) -> None:

@@ -571,7 +571,8 @@ class SqlTownStore:
         `since`/`until` compare the corrected time (the station's where none is known).
 
         The page's ids are found first, then their rows. A window of at most
-        WINDOW_DAYS whole or partial days, without a station or enterprise, is read day by
+        WINDOW_DAYS whole or partial days (`since` alone: up to the latest corrected date
+        stored, `_open_window_days`), without a station or enterprise, is read day by
         day from the `records_when_day` index when the database has it (each day's ids in
         id order, merged: the LIMIT stops every scan early). Otherwise the ids of a time
         window come from a range of the same index (the dates `since` and `until` start
@@ -591,6 +592,8 @@ class SqlTownStore:
                 params[name] = value
         join = " JOIN stations s ON s.id = r.station" if enterprise else ""
         days = window_days(since, until) if not (station or enterprise) else None
+        if days is None and since and not (until or station or enterprise):
+            days = self._open_window_days(since)
         if days is not None and self._has_index("records_when_day"):
             # one id-ordered index range per day of the window, each stopping at `limit`
             # rows, merged (a Merge Append): a page costs `limit` index entries, not the
@@ -612,6 +615,17 @@ class SqlTownStore:
             f"SELECT r.*, s.enterprise FROM records r JOIN stations s ON s.id = r.station "
             f"WHERE r.id IN ({ids}) ORDER BY r.id", params)
         return [_entry_out(row) for row in rows]
+
+    def _open_window_days(self, since: str) -> list[str] | None:
+        """The days an open window (`since` alone) can hold today: from since's date to the
+        latest corrected date stored (one entry of `records_when_day`), when at most
+        WINDOW_DAYS; else None. A record stored after this look has a larger id than any
+        the page returns, so a later page or poll finds it, as with any read."""
+        if not self._has_index("records_when_day"):
+            return None
+        latest = self._query(f"SELECT max({WHEN_DAY}) AS day FROM records r "
+                             "WHERE r.purged = 0")[0]["day"]
+        return window_days(since, latest) if isinstance(latest, str) else None
 
     def alarms(self, *, handled: bool | None = None, since: str | None = None,
                until: str | None = None, enterprise: str | None = None, offset: int = 0,
