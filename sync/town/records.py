@@ -190,7 +190,7 @@ _NUMBER_TYPES = (int, float)  # json.loads makes exactly these (and bool, which 
 
 def _field_problem(entry: dict[str, Any]) -> str | None:
     # The push path checks every field of every record (20,000 a second): exact `type`
-    # tests (JSON values are never subclasses), set lookups for the field's kind.
+    # tests (JSON values are never subclasses), one dict lookup for the field's kind.
     if type(entry.get("clock_synced")) is not bool:
         return "clock_synced must be true or false"
     kinds = _FIELD_KINDS

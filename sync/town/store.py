@@ -1028,8 +1028,9 @@ def _date_bounds(since: str | None, until: str | None, params: dict[str, Any]) -
 
     Adding them changes no answer: for any texts t and s, t >= s implies t[:10] >= s[:10]
     (were t[:10] < s[:10], t would be smaller at their first difference, or a proper prefix
-    of s), and t < u implies t[:10] <= u[:10] likewise. Only a bound that starts with a date
-    (YYYY-MM-DD) is used, the form every stored time has."""
+    of s), and t < u implies t[:10] <= u[:10] likewise (text compared code point by code
+    point, as SQLite does and PostgreSQL in the C collation). Only a bound that starts with
+    a date (YYYY-MM-DD) is used."""
     out = []
     for name, value, test in (("since_day", since, ">="), ("until_day", until, "<=")):
         if value and _is_date(value[:10]):

@@ -4,8 +4,8 @@ Both indexes held every unpurged record by its corrected time. `records_when_day
 the corrected time's date, then id, and carries the corrected and station times (in the key
 on SQLite, INCLUDE on PostgreSQL), so a time window's ids come from it alone:
 `store.entries` adds to a window's `coalesce(corrected_time, time) >= since` (`< until`) the
-condition its date implies (`substr(…, 1, 10) >= substr(since, 1, 10)`, `<=` for until:
-true of every text, see `store.entries`), a range of `records_when_day`. `records_when`
+condition its date implies (`substr(…, 1, 10) >= since[:10]`, `<= until[:10]`: true of
+every text, see `store._date_bounds`), a range of `records_when_day`. `records_when`
 was the dearest index of the ingest (a record of each of 50 stations pushing at once lands
 anywhere in it by time: about 3 µs of CPU a record of `store.ingest`'s 29, measured), and
 1.0 GiB at 10,000,000 records on PostgreSQL.
