@@ -168,13 +168,14 @@ SECONDARY = ("records_kind", "records_station", "records_day", "records_ack",
 
 
 def indexes() -> list[str]:
-    """The secondary indexes as the migrations up to schema 4 make them on PostgreSQL
-    (schema 7 drops `records_when` again: `set_proposed`)."""
+    """The secondary indexes as the migrations up to schema 4 make them on PostgreSQL, less
+    `records_when` (schema 7 dropped it; `set_proposed` makes it for `--records-when`)."""
     from sync.town.migrations.versions import r0002, r0003, r0004
 
     found = [line.strip().rstrip(";") for script in (r0002.POSTGRESQL, r0003.SCRIPT)
              for line in script.splitlines() if line.startswith("CREATE INDEX")]
-    return [*found, *r0004.POSTGRESQL]
+    return [i for i in (*found, *r0004.POSTGRESQL) if not i.startswith("CREATE INDEX "
+                                                                       "records_when ")]
 
 
 def synthetic_rows(records: int, stations: int, days: int, first_day: dt.date
@@ -251,7 +252,7 @@ def load_postgresql(url: str, records: int, stations: int, days: int,
                              dt.datetime.now().isoformat(timespec="seconds"),
                              json.dumps({"backlog": 0, "faults": []})))
             for index in SECONDARY:
-                cur.execute(f"DROP INDEX {index}")  # type: ignore[arg-type]
+                cur.execute(f"DROP INDEX IF EXISTS {index}")  # type: ignore[arg-type]
             with cur.copy(f"COPY records ({', '.join(COLUMNS)}) FROM STDIN") as copy:  # type: ignore[arg-type]
                 for row in synthetic_rows(records, stations, days, first_day):
                     copy.write_row(row)
