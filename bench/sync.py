@@ -6,6 +6,7 @@
 The machine is shared: run each a few times and report the median, with the load average.
 
     python bench/sync.py [drain ingest] [--records 100000] [--stations 50] [--batches 20]
+                         [--varied]
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -21,6 +23,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -98,7 +101,7 @@ def bench_drain(records: int, workdir: Path) -> None:
           f"load average {os.getloadavg()[0]:.1f}")
 
 
-def bench_ingest(stations: int, batches: int, workdir: Path) -> None:
+def bench_ingest(stations: int, batches: int, workdir: Path, vary: bool = False) -> None:
     store = SqliteTownStore(init_town_db(workdir / "ingest.db"))
     tokens = [store.add_station(f"gate-{i:02d}", f"enterprise {i % 7}") for i in range(stations)]
     store.close()
@@ -108,12 +111,26 @@ def bench_ingest(stations: int, batches: int, workdir: Path) -> None:
                 "name": "张*", "issuer": "500118", "color": "green", "temperature_c": 36.5,
                 "ambient_c": 21.8, "readings": [36.5], "decision": "admit", "reasons": []}
 
+    rng = random.Random(16)
+
+    def varied(seq: int) -> dict[str, Any]:
+        """A record of a day at a gate: its own time (every record later than the last, in
+        the hours of a shift) and one of 3,000 workers, so that indexes by time and by
+        subject take each record where it falls, as in a district, not at their end."""
+        if not vary:
+            return {}
+        second = 6 * 3600 + seq * 50_000 // (batches * 200)
+        return {"time": f"2021-02-01T{second // 3600:02d}:{second // 60 % 60:02d}:"
+                        f"{second % 60:02d}.{rng.randrange(1000):03d}+08:00",
+                "subject": f"W{rng.randrange(3000):07d}"}
+
     def bodies(index: int) -> list[bytes]:
         epoch = str(uuid.uuid4())
         out = []
         for batch in range(batches):
             entries = [{**template, "seq": batch * 200 + n + 1, "event_id": str(uuid.uuid4()),
-                        "boottime_ns": batch * 200 + n} for n in range(200)]
+                        "boottime_ns": batch * 200 + n, **varied(batch * 200 + n + 1)}
+                       for n in range(200)]
             out.append(json.dumps({"epoch": epoch, "clock": {"boot_id": "b", "synced": True,
                                                              "boottime_ns": 10**12},
                                    "entries": entries}).encode())
@@ -155,7 +172,8 @@ def bench_ingest(stations: int, batches: int, workdir: Path) -> None:
     town_cpu = user + system
     # records per CPU second of the server says what one core would do on an idle machine,
     # whatever else shares this one: 20,000 records/s is 50 µs of CPU a record
-    print(f"ingest: {stations} stations × {batches} batches of 200 = {total:,} records in "
+    print(f"ingest{' (--varied)' if vary else ''}: {stations} stations × {batches} batches of "
+          f"200 = {total:,} records in "
           f"{elapsed:.1f} s: {total / elapsed:,.0f} records/s "
           f"({len(failures)} non-200 answers: {sorted(set(failures))}); town-server CPU "
           f"{town_cpu:.1f} s (user {user:.1f}, system {system:.1f}): "
@@ -170,6 +188,9 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--stations", type=int, default=50)
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--varied", action="store_true",
+                        help="ingest: every record its own time and one of 3,000 subjects "
+                             "(default: one template record, so indexes grow at their end)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sync-bench-") as scratch:
         workdir = Path(scratch)
@@ -177,7 +198,7 @@ def main() -> int:
             if which == "drain":
                 bench_drain(args.records, workdir)
             elif which == "ingest":
-                bench_ingest(args.stations, args.batches, workdir)
+                bench_ingest(args.stations, args.batches, workdir, args.varied)
             else:
                 parser.error(f"unknown benchmark {which!r}")
     return 0

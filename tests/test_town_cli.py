@@ -105,6 +105,7 @@ def test_db_upgrade_migrates_the_first_release(tmp_path: Path) -> None:
     assert code == 0 and "migrated schema 1 → 2" in output
     assert "migrated schema 2 → 3" in output and "migrated schema 3 → 4" in output
     assert "migrated schema 4 → 5" in output and "migrated schema 5 → 6" in output
+    assert "migrated schema 6 → 7" in output
     assert town("db", "upgrade", "--db", str(old)) == (
         0, f"{old}: already at schema {SCHEMA_VERSION}\n")
     from sync.town.store import SqliteTownStore

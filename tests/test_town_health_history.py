@@ -145,9 +145,9 @@ def test_db_upgrade_from_schema_4_adds_the_history(tmp_path: Path, town_engine: 
             conn.execute("PRAGMA user_version = 4")
     said: list[str] = []
     assert upgrade_database(where, said.append) == 4
-    assert len(said) == 2 and "migrated schema 4 → 5" in said[0]
-    assert "migrated schema 5 → 6" in said[1]
-    assert SCHEMA_VERSION == 6
+    assert len(said) == 3 and "migrated schema 4 → 5" in said[0]
+    assert "migrated schema 5 → 6" in said[1] and "migrated schema 6 → 7" in said[2]
+    assert SCHEMA_VERSION == 7
     store = SqlTownStore(where)
     store.heartbeat("gate-a", {"time": "x", "clock_synced": True, "version": "0.3.0",
                                "backlog": 2, "faults": [], "bundle_version": None})

@@ -205,3 +205,113 @@ def test_the_alarm_page_walks_its_index_on_sqlite_without_statistics(tmp_path: P
         assert not any("TEMP B-TREE" in p for p in plans), plans
     finally:
         store.close()
+
+
+def test_a_time_window_returns_exactly_the_records_whose_corrected_time_is_in_it(
+        tmp_path: Path) -> None:
+    """The date conditions `store.entries` adds for `records_when_day` (schema 7) leave every
+    answer as the window's own text comparison gives it, at every edge of a day."""
+    store = filled_store(tmp_path)
+    try:
+        check_windows(store)
+        # without the record of today (its unsynced clock): every open window (`since`
+        # alone) of February lies within 31 days of the latest record, read day by day
+        with store.db.transaction() as tx:
+            tx.run("DELETE FROM records WHERE seq = 9", {})
+        assert store._open_window_days("2021-02-02") == ["2021-02-02", "2021-02-03"]
+        check_windows(store)
+    finally:
+        store.close()
+
+
+def check_windows(store: SqlTownStore) -> None:
+    """Every window of the edges below gives what comparing the texts gives."""
+    stored = store.db.query("SELECT seq, coalesce(corrected_time, time) AS t FROM records "
+                            "ORDER BY id", {})
+    edges = ["2021-02-01", "2021-02-01T", "2021-02-01T23:59:59.999+08:00",
+             "2021-02-01T23:59:59.9990+08:00", "2021-02-02", "2021-02-02T00:00:00",
+             "2021-02-03T00:00:00.000+08:00", "2021-02-03T00:00:00.000+08:01",
+             "2021-02-1", "2021-W05-1", "2021", "2022-01-01", "1999-12-31"]
+    for since in [None, *edges]:
+        for until in [None, *edges]:
+            for station in (None, "gate-a"):
+                got = [row["seq"] for row in store.entries(
+                    since=since, until=until, station=station, limit=100)]
+                wanted = [row["seq"] for row in stored if (since is None or row["t"] >= since)
+                          and (until is None or row["t"] < until)]
+                assert got == wanted, (since, until, station)
+
+
+def test_a_long_or_open_window_reads_records_when_day_on_sqlite(tmp_path: Path) -> None:
+    """Schema 7 dropped `records_when`: a window the day-by-day path does not take (longer
+    than WINDOW_DAYS, or open at one end) reads a date range of `records_when_day`."""
+    store = filled_store(tmp_path)
+    try:
+        if store.db.dialect_name != "sqlite":
+            pytest.skip("PostgreSQL chooses by its own statistics (bench/town.py reads)")
+        plans: list[str] = []
+        query = store._query
+
+        def explained(sql: str, params: Any = ()) -> Any:
+            if "coalesce(r.corrected_time, r.time) >=" in sql or \
+                    "coalesce(r.corrected_time, r.time) <" in sql:
+                rows = store.db.query("EXPLAIN QUERY PLAN " + sql, params)
+                plans.append(" ".join(str(row["detail"]) for row in rows))
+            return query(sql, params)
+
+        store._query = explained  # type: ignore[method-assign]
+        windows: list[dict[str, Any]] = [
+            {"since": "2021-02-01T00:00:00+08:00"}, {"until": "2021-02-03T00:00:00+08:00"},
+            {"since": "2021-01-01", "until": "2021-04-01"}]
+        for window in windows:
+            store.entries(**window)
+        assert len(plans) == 3
+        assert all("USING INDEX records_when_day (<expr>" in p for p in plans), plans
+    finally:
+        store.close()
+
+
+def has_records_when(where: str) -> bool:
+    store = SqlTownStore(where)
+    try:
+        return store._has_index("records_when")
+    finally:
+        store.close()
+
+
+def test_schema_7_drops_records_when_and_its_downgrade_makes_it_again(
+        tmp_path: Path) -> None:
+    from alembic import command
+
+    from sync.town.db import (
+        StoreError,
+        _alembic_config,
+        _engine,
+        open_database,
+        target,
+        upgrade_database,
+    )
+
+    where = new_town_db(tmp_path / "town.db")
+    assert not has_records_when(where)
+    engine = _engine(target(where))
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(town_mode="write")
+            with conn.begin():
+                command.downgrade(_alembic_config(conn), "0006")
+            if conn.dialect.name == "sqlite":
+                assert conn.exec_driver_sql("PRAGMA user_version").scalar() == 6
+            assert conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'records_when'"
+                if conn.dialect.name == "sqlite" else
+                "SELECT count(*) FROM pg_indexes WHERE indexname = 'records_when' "
+                "AND schemaname = current_schema()").scalar() == 1
+    finally:
+        engine.dispose()
+    with pytest.raises(StoreError, match="schema version 6"):
+        open_database(where)  # this town-server refuses the older schema
+    said: list[str] = []
+    assert upgrade_database(where, said.append) == 6
+    assert len(said) == 1 and "migrated schema 6 → 7" in said[0]
+    assert not has_records_when(where)

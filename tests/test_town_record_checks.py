@@ -5,10 +5,12 @@ carry in each place."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 
+from station.clock import cst_date
 from sync.town.records import check_record, record_problem
 
 
@@ -63,3 +65,36 @@ def test_a_field_of_the_wrong_kind_names_itself(fields: dict[str, Any], problem:
 def test_an_unknown_field_is_not_checked() -> None:
     """sync.md: a station newer than the town may send fields the town does not know."""
     assert record_problem(good(future_field={"any": ["thing"]})) is None
+
+
+def reference_day(text: str) -> tuple[str | None, str | None]:
+    """The CST date as `check_record` gave it before its fast path for +08:00: by
+    converting, refusing a time whose UTC or CST form leaves years 1–9999."""
+    parsed = dt.datetime.fromisoformat(text)
+    try:
+        day = cst_date(parsed).isoformat()
+        parsed.astimezone(dt.UTC)
+    except OverflowError:
+        return None, "time is out of range (years 1–9999 in UTC and CST)"
+    return day, None
+
+
+@pytest.mark.parametrize("time", [
+    "0001-01-01T00:00:00+08:00", "0001-01-01T07:59:59.999999+08:00",
+    "0001-01-01T08:00:00+08:00", "0001-01-02T00:00:00+08:00", "0002-01-01T00:00:00+08:00",
+    "9999-12-31T23:59:59.999999+08:00", "9999-12-31T23:59:59+08:00:00.000001",
+    "9999-12-31T15:59:59+00:00", "9999-12-31T16:00:00+00:00", "0001-01-01T00:00:00+00:00",
+    "0001-01-01T00:00:00-00:01", "2021-02-01T23:59:59.999+08:00", "2021-02-01T00:00:00+08:00",
+    "2021-02-01T16:00:00+00:00", "2021-02-01T23:59:59+07:59", "2021-02-01T00:00:00+08:01",
+    "20210201T000000+0800", "2021-02-01T00:00:00+08:00:00", "2021-02-28T23:00:00",
+])
+def test_the_cst_day_is_the_one_the_conversion_gives(time: str) -> None:
+    """Most records carry +08:00, whose date is taken as written; every time gives the day
+    (or the refusal) converting it gives."""
+    try:
+        wanted = reference_day(time)
+    except ValueError:
+        return  # not ISO 8601 (the checks say so: test above)
+    if dt.datetime.fromisoformat(time).tzinfo is None:
+        return
+    assert check_record(good(time=time)) == wanted, time

@@ -52,7 +52,7 @@ from sync.town import texts
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 FIRST_REVISION = "0002"  # schema 2, the last one made without Alembic
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 SCHEMA_VERSION = int(HEAD_REVISION)
 
 # Schema 1 is the first release's (tables made with CREATE IF NOT EXISTS, user_version 0).

@@ -143,14 +143,22 @@ def _time_and_day(value: Any, name: str) -> tuple[dt.datetime | None, str | None
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         return None, None, f"{name} is not ISO 8601"
-    if parsed.tzinfo is None:
+    offset = parsed.utcoffset()
+    if offset is None:
         return None, None, f"{name} has no UTC offset"
+    if offset == _CST_OFFSET and parsed.year > 1:
+        # a station's own zone (nearly every record): its date is the CST date, and no
+        # conversion can leave years 1–9999 (only one before 08:00 on 0001-01-01 could)
+        return parsed, parsed.date().isoformat(), None
     try:
         day = cst_date(parsed).isoformat()
         parsed.astimezone(dt.UTC)
     except OverflowError:
         return None, None, f"{name} is out of range (years 1–9999 in UTC and CST)"
     return parsed, day, None
+
+
+_CST_OFFSET = dt.timedelta(hours=8)
 
 
 def _is_number(value: Any) -> bool:
@@ -176,24 +184,20 @@ def check_record(entry: dict[str, Any]) -> tuple[str | None, str | None]:
     return (None, problem) if problem is not None else (day, None)
 
 
-_TEXT_SET = frozenset(TEXT_FIELDS)
-_BOOL_SET = frozenset(BOOL_FIELDS)
+_KIND_WORDS = {str: "text", bool: "true, false"}
 _NUMBER_TYPES = (int, float)  # json.loads makes exactly these (and bool, which is not one)
 
 
 def _field_problem(entry: dict[str, Any]) -> str | None:
     # The push path checks every field of every record (20,000 a second): exact `type`
-    # tests (JSON values are never subclasses), set lookups for the field's kind.
+    # tests (JSON values are never subclasses), one dict lookup for the field's kind.
     if type(entry.get("clock_synced")) is not bool:
         return "clock_synced must be true or false"
+    kinds = _FIELD_KINDS
     for name, value in entry.items():  # in the record's order: the first bad field is named
-        if value is None:
-            continue
-        if name in _TEXT_SET:
-            if type(value) is not str:
-                return f"{name} must be text or null"
-        elif name in _BOOL_SET and type(value) is not bool:
-            return f"{name} must be true, false or null"
+        kind = kinds.get(name)
+        if kind is not None and type(value) is not kind and value is not None:
+            return f"{name} must be {_KIND_WORDS[kind]} or null"
     boottime = entry.get("boottime_ns")
     if boottime is not None and (type(boottime) is not int or not 0 <= boottime <= INT64_MAX):
         return "boottime_ns must be a whole number from 0 to 2^63-1, or null"

@@ -571,12 +571,14 @@ class SqlTownStore:
         `since`/`until` compare the corrected time (the station's where none is known).
 
         The page's ids are found first, then their rows. A window of at most
-        WINDOW_DAYS whole or partial days, without a station or enterprise, is read day by
+        WINDOW_DAYS whole or partial days (`since` alone: up to the latest corrected date
+        stored, `_open_window_days`), without a station or enterprise, is read day by
         day from the `records_when_day` index when the database has it (each day's ids in
         id order, merged: the LIMIT stops every scan early). Otherwise the ids of a time
-        window come from the `records_when` index (schema 4) and are sorted (`id + 0` keeps
-        the planner from walking the primary key through every older row in the hope of a
-        match): that reads all of the window's index entries for every page."""
+        window come from a range of the same index (the dates `since` and `until` start
+        with: `_date_bounds`) and are sorted (`id + 0` keeps the planner from walking the
+        primary key through every older row in the hope of a match): that reads all of the
+        window's index entries for every page."""
         where: list[str] = ["r.id > :after", "r.purged = 0"]
         params: dict[str, Any] = {"after": after, "limit": limit}
         for name, condition, value in (
@@ -590,6 +592,8 @@ class SqlTownStore:
                 params[name] = value
         join = " JOIN stations s ON s.id = r.station" if enterprise else ""
         days = window_days(since, until) if not (station or enterprise) else None
+        if days is None and since and not (until or station or enterprise):
+            days = self._open_window_days(since)
         if days is not None and self._has_index("records_when_day"):
             # one id-ordered index range per day of the window, each stopping at `limit`
             # rows, merged (a Merge Append): a page costs `limit` index entries, not the
@@ -599,10 +603,11 @@ class SqlTownStore:
                 params[f"day{number}"] = day
                 branches.append(
                     f"SELECT * FROM (SELECT r.id FROM records r WHERE {' AND '.join(where)} "
-                    f"AND substr(coalesce(r.corrected_time, r.time), 1, 10) = :day{number} "
+                    f"AND {WHEN_DAY} = :day{number} "
                     f"ORDER BY r.id LIMIT :limit) d{number}")
             ids = f"SELECT id FROM ({' UNION ALL '.join(branches)}) u ORDER BY id LIMIT :limit"
         else:
+            where += _date_bounds(since, until, params)
             order = "r.id + 0" if since or until else "r.id"
             ids = (f"SELECT r.id FROM records r{join} WHERE {' AND '.join(where)} "
                    f"ORDER BY {order} LIMIT :limit")
@@ -610,6 +615,17 @@ class SqlTownStore:
             f"SELECT r.*, s.enterprise FROM records r JOIN stations s ON s.id = r.station "
             f"WHERE r.id IN ({ids}) ORDER BY r.id", params)
         return [_entry_out(row) for row in rows]
+
+    def _open_window_days(self, since: str) -> list[str] | None:
+        """The days an open window (`since` alone) can hold today: from since's date to the
+        latest corrected date stored (one entry of `records_when_day`), when at most
+        WINDOW_DAYS; else None. A record stored after this look has a larger id than any
+        the page returns, so a later page or poll finds it, as with any read."""
+        if not self._has_index("records_when_day"):
+            return None
+        latest = self._query(f"SELECT max({WHEN_DAY}) AS day FROM records r "
+                             "WHERE r.purged = 0")[0]["day"]
+        return window_days(since, latest) if isinstance(latest, str) else None
 
     def alarms(self, *, handled: bool | None = None, since: str | None = None,
                until: str | None = None, enterprise: str | None = None, offset: int = 0,
@@ -1000,6 +1016,34 @@ def window_days(since: str | None, until: str | None) -> list[str] | None:
     if span < 0 or span >= WINDOW_DAYS:
         return None
     return [(first + dt.timedelta(days=n)).isoformat() for n in range(span + 1)]
+
+
+WHEN_DAY = "substr(coalesce(r.corrected_time, r.time), 1, 10)"  # records_when_day's key
+
+
+def _date_bounds(since: str | None, until: str | None, params: dict[str, Any]) -> list[str]:
+    """What `coalesce(corrected_time, time) >= since` (`< until`) implies of the corrected
+    time's first ten characters, as conditions on `records_when_day`'s key (a range of that
+    index instead of every record), with their parameters added to `params`.
+
+    Adding them changes no answer: for any texts t and s, t >= s implies t[:10] >= s[:10]
+    (were t[:10] < s[:10], t would be smaller at their first difference, or a proper prefix
+    of s), and t < u implies t[:10] <= u[:10] likewise (text compared code point by code
+    point, as SQLite does and PostgreSQL in the C collation). Only a bound that starts with
+    a date (YYYY-MM-DD) is used."""
+    out = []
+    for name, value, test in (("since_day", since, ">="), ("until_day", until, "<=")):
+        if value and _is_date(value[:10]):
+            params[name] = value[:10]
+            out.append(f"{WHEN_DAY} {test} :{name}")
+    return out
+
+
+def _is_date(text: str) -> bool:
+    try:
+        return dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
 
 
 def _status(row: RowMapping) -> StationStatus:
