@@ -29,6 +29,17 @@ def daemon(*args: str, env: dict[str, str] = UNIT) -> subprocess.Popen[str]:
                             text=True)
 
 
+def finished(process: subprocess.Popen[str], timeout_s: float = 120.0) -> str:
+    """The stderr of a daemon expected to exit by itself; killed if it does not (so that a
+    failing test leaves no gate running)."""
+    try:
+        return process.communicate(timeout=timeout_s)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def station_config(folder: Path, *, locale: str = "en") -> Path:
     (folder / "bundle.json").write_text(json.dumps({
         "version": "test-1", "rules": {"fever_threshold_c": 37.3},
@@ -103,7 +114,7 @@ def test_a_config_it_cannot_load_is_one_line_per_problem_and_exit_2(
     if config_text is not None:
         path.write_text(config_text, encoding="utf-8")
     process = daemon("--config", str(path))
-    _, err = process.communicate(timeout=60)
+    err = finished(process)
     assert process.returncode == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], err
@@ -112,7 +123,7 @@ def test_a_config_it_cannot_load_is_one_line_per_problem_and_exit_2(
 
 def test_an_unknown_option_is_one_usage_line() -> None:
     process = daemon("--bogus")
-    _, err = process.communicate(timeout=60)
+    err = finished(process)
     assert process.returncode == 2
     assert err.splitlines() == ["gate-station-daemon: unrecognized arguments: --bogus "
                                 "(usage: gate-station-daemon [--config PATH] [-v])"]
@@ -127,7 +138,7 @@ def test_a_config_that_is_not_a_file_is_one_line_and_never_read(tmp_path: Path,
     else:
         os.mkfifo(path)  # reading it would block for ever
     process = daemon("--config", str(path))
-    _, err = process.communicate(timeout=60)
+    err = finished(process)
     assert process.returncode == 2
     expected = "这是文件夹，不是文件" if kind == "folder" else "配置文件不存在"
     assert err.splitlines() == [f"{path}：{expected}"]
@@ -154,7 +165,7 @@ def test_it_fails_as_gate_station_run_fails(tmp_path: Path, config_text: str) ->
     path = tmp_path / "config.yaml"
     path.write_text(config_text, encoding="utf-8")
     ours = daemon("--config", str(path), env={**AS_CONFIGURED, "PYTHONOPTIMIZE": "2"})
-    _, err = ours.communicate(timeout=120)
+    err = finished(ours)
     status, theirs = gate_station_run("--config", str(path))
     assert (ours.returncode, err.replace("gate-station-daemon:", "gate-station:")) == (
         status, theirs)
