@@ -178,6 +178,10 @@ def test_a_power_cut_under_the_town_loses_no_acked_record(fuse: None, cuts: Any,
         if integrity != "ok" or missing or changed:
             problems.append(f"cut {number} ({cut_at or 'timed'}, {mode}): integrity "
                             f"{integrity}, {len(missing)} acked missing, {len(changed)} differ")
+        if (number + 1) % 25 == 0:  # a soak runs for most of an hour: show it moving (-s)
+            print(f"\ntown power cuts: {number + 1} of {total}, {acked} acked, "
+                  f"{starts_cut} during start-up, {len(problems)} problems, "
+                  f"{time.monotonic() - started:.0f} s", flush=True)
     print(f"\ntown power cuts: {total} cuts ({starts_cut} while the server was starting), "
           f"{acked} records acked, {problems} in {time.monotonic() - started:.0f} s")
     assert problems == []
