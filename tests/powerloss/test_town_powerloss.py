@@ -83,6 +83,39 @@ def serve_unless_cut(db: Path, log: Path, mount: CacheMount, timeout: float = 20
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} and the mount not frozen")
 
 
+def new_town(mount: CacheMount, db: Path) -> tuple[str, str]:
+    """A town database on the mount with station gate-a: (its token, an admin token). The
+    mount is left stopped."""
+    mount.start()
+    subprocess.run([*TOWN, "db", "init", "--db", str(db)], cwd=ROOT, capture_output=True,
+                   check=True)
+    token = subprocess.run([*TOWN, "stations", "add", "gate-a", "--enterprise", "E", "--db",
+                            str(db)], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.strip()
+    admin = subprocess.run([*TOWN, "admin-token", "new", "--db", str(db)], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    mount.stop()
+    return token, admin
+
+
+def after_reboot(mount: CacheMount, db: Path, log: Path, admin: str
+                 ) -> tuple[dict[int, str], str]:
+    """The "reboot" after a cut: mount what the cut left, start the server on it, and give
+    (the stored seqs of the epoch with their event ids, `PRAGMA integrity_check`)."""
+    mount.start()
+    server, url = serve(db, log)
+    try:
+        seqs = stored_seqs(url, admin)
+        conn = sqlite3.connect(db)
+        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        conn.close()
+    finally:
+        server.terminate()
+        server.wait(30)
+        mount.stop()
+    return seqs, integrity
+
+
 def stored_seqs(url: str, admin: str) -> dict[int, str]:
     seqs: dict[int, str] = {}
     after = 0
@@ -128,15 +161,7 @@ def test_a_power_cut_under_the_town_loses_no_acked_record(fuse: None, cuts: Any,
     started = time.monotonic()
     mount = CacheMount(tmp_path / "disk", tmp_path / "mnt")
     db, log = mount.path("town.db"), tmp_path / "town.log"
-    mount.start()
-    subprocess.run([*TOWN, "db", "init", "--db", str(db)], cwd=ROOT, capture_output=True,
-                   check=True)
-    token = subprocess.run([*TOWN, "stations", "add", "gate-a", "--enterprise", "E", "--db",
-                            str(db)], cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout.strip()
-    admin = subprocess.run([*TOWN, "admin-token", "new", "--db", str(db)], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.strip()
-    mount.stop()
+    token, admin = new_town(mount, db)
     total = cuts(8)
     entries = records(max(20000, total * 1500))
     rng = random.Random(31)
@@ -161,17 +186,7 @@ def test_a_power_cut_under_the_town_loses_no_acked_record(fuse: None, cuts: Any,
             acked = station.acked
         else:
             starts_cut += 1
-        mount.start()
-        server, url = serve(db, log)
-        try:
-            seqs = stored_seqs(url, admin)
-            conn = sqlite3.connect(db)
-            integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
-            conn.close()
-        finally:
-            server.terminate()
-            server.wait(30)
-            mount.stop()
+        seqs, integrity = after_reboot(mount, db, log, admin)
         missing = [seq for seq in range(1, acked + 1) if seqs.get(seq) is None]
         changed = [seq for seq in range(1, acked + 1)
                    if seq in seqs and seqs[seq] != entries[seq - 1]["event_id"]]
@@ -195,14 +210,8 @@ def test_a_power_cut_while_the_town_server_starts_loses_nothing(fuse: None, mode
     write): nothing acked before is lost, and the next start serves the file."""
     mount = CacheMount(tmp_path / "disk", tmp_path / "mnt")
     db, log = mount.path("town.db"), tmp_path / "town.log"
+    token, admin = new_town(mount, db)
     mount.start()
-    subprocess.run([*TOWN, "db", "init", "--db", str(db)], cwd=ROOT, capture_output=True,
-                   check=True)
-    token = subprocess.run([*TOWN, "stations", "add", "gate-a", "--enterprise", "E", "--db",
-                            str(db)], cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout.strip()
-    admin = subprocess.run([*TOWN, "admin-token", "new", "--db", str(db)], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.strip()
     entries = records(600)
     server, url = serve(db, log)
     station = Station(url, token, entries, 0)
@@ -218,16 +227,6 @@ def test_a_power_cut_while_the_town_server_starts_loses_nothing(fuse: None, mode
     assert started is None, "the server started before the 5th write: the cut missed start-up"
     mount.cut(mode, 7, server)
 
-    mount.start()
-    server, url = serve(db, log)
-    try:
-        seqs = stored_seqs(url, admin)
-        conn = sqlite3.connect(db)
-        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
-        conn.close()
-    finally:
-        server.terminate()
-        server.wait(30)
-        mount.stop()
+    seqs, integrity = after_reboot(mount, db, log, admin)
     assert integrity == "ok"
     assert [seq for seq in range(1, 601) if seqs.get(seq) != entries[seq - 1]["event_id"]] == []
